@@ -1,0 +1,797 @@
+
+/*
+ * Copyright (C) 2026 InBotPay contributors
+ *
+ * Directives, configuration, worker start and stop, and the webhook
+ * handler: the secret check, the request body and the Update parser, after
+ * which the bot (ngx_http_inbotpay_bot.c) takes over.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_inbotpay.h"
+
+
+static ngx_int_t ngx_http_inbotpay_webhook_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
+    ngx_http_inbotpay_srv_conf_t *iscf);
+static void ngx_http_inbotpay_webhook_body(ngx_http_request_t *r);
+static u_char *ngx_http_inbotpay_read_body(ngx_http_request_t *r,
+    size_t *len);
+static void ngx_http_inbotpay_cleanup(void *data);
+
+static ngx_int_t ngx_http_inbotpay_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_inbotpay_init_process(ngx_cycle_t *cycle);
+static void ngx_http_inbotpay_exit_process(ngx_cycle_t *cycle);
+static void *ngx_http_inbotpay_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_inbotpay_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_inbotpay_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_http_inbotpay_redis_t *ngx_http_inbotpay_redis_add(
+    ngx_conf_t *cf, ngx_str_t *addr);
+static char *ngx_http_inbotpay_read_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_inbotpay_presets(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_inbotpay_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_inbotpay_commands[] = {
+
+    { ngx_string("inbotpay_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_inbotpay_redis,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("inbotpay_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("inbotpay_bot_token_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_inbotpay_read_file,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, token),
+      NULL },
+
+    { ngx_string("inbotpay_webhook_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_inbotpay_read_file,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, secret),
+      NULL },
+
+    { ngx_string("inbotpay_invoice_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_inbotpay_read_file,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, invoice_key),
+      NULL },
+
+    { ngx_string("inbotpay_bot_api"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, bot_api),
+      NULL },
+
+    { ngx_string("inbotpay_bot_username"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, bot_username),
+      NULL },
+
+    { ngx_string("inbotpay_currency"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, currency),
+      NULL },
+
+    { ngx_string("inbotpay_deposit_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, deposit_max),
+      NULL },
+
+    { ngx_string("inbotpay_deposit_presets"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_inbotpay_presets,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("inbotpay_webhook"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_inbotpay_webhook,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_inbotpay_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_inbotpay_create_main_conf,    /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_inbotpay_create_srv_conf,     /* create server configuration */
+    ngx_http_inbotpay_merge_srv_conf,      /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_inbotpay_module = {
+    NGX_MODULE_V1,
+    &ngx_http_inbotpay_module_ctx,         /* module context */
+    ngx_http_inbotpay_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_http_inbotpay_init_module,         /* init module */
+    ngx_http_inbotpay_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_inbotpay_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_inbotpay_default_redis =
+    ngx_string("127.0.0.1:6379");
+
+static ngx_str_t  ngx_http_inbotpay_secret_header =
+    ngx_string("X-Telegram-Bot-Api-Secret-Token");
+
+
+static ngx_int_t
+ngx_http_inbotpay_webhook_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_inbotpay_srv_conf_t  *iscf;
+
+    iscf = ngx_http_get_module_srv_conf(r, ngx_http_inbotpay_module);
+
+    if (ngx_http_inbotpay_check_secret(r, iscf) != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "inbotpay: webhook secret missing or wrong");
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_inbotpay_webhook_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
+    ngx_http_inbotpay_srv_conf_t *iscf)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != ngx_http_inbotpay_secret_header.len
+            || ngx_strncasecmp(h[i].key.data,
+                               ngx_http_inbotpay_secret_header.data,
+                               h[i].key.len)
+               != 0)
+        {
+            continue;
+        }
+
+        return ngx_http_inbotpay_secret_check(iscf->secret_hash,
+                                              h[i].value.data,
+                                              h[i].value.len);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_inbotpay_webhook_body(ngx_http_request_t *r)
+{
+    u_char                        *body, *arena;
+    size_t                         len;
+    ngx_int_t                      rc;
+    ngx_http_cleanup_t            *cln;
+    ngx_http_inbotpay_ctx_t       *ctx;
+
+    if (r->request_body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
+        return;
+    }
+
+    body = ngx_http_inbotpay_read_body(r, &len);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_inbotpay_ctx_t));
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->request = r;
+    ctx->conf = ngx_http_get_module_srv_conf(r, ngx_http_inbotpay_module);
+
+    arena = ngx_pnalloc(r->pool, len + 1);
+    if (arena == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = ngx_http_inbotpay_update_parse(&ctx->update, body, len, arena);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "inbotpay: not an update: %s", ctx->update.error);
+        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
+        return;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = ngx_http_inbotpay_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_inbotpay_module);
+
+    /* the Bot API client masks the token in error-log lines of this request */
+
+    ctx->log_handler = r->log_handler;
+    r->log_handler = ngx_http_inbotpay_tg_log_error;
+
+    rc = ngx_http_inbotpay_bot_handle(ctx);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* the whole body in one piece, from memory buffers or the temporary file */
+
+static u_char *
+ngx_http_inbotpay_read_body(ngx_http_request_t *r, size_t *len)
+{
+    u_char       *body, *p;
+    size_t        size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        size += b->in_file ? (size_t) (b->file_last - b->file_pos)
+                           : (size_t) (b->last - b->pos);
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl && cl->next == NULL && !cl->buf->in_file) {
+        *len = size;
+        return cl->buf->pos;
+    }
+
+    body = ngx_pnalloc(r->pool, size + 1);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    p = body;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                          b->file_pos);
+
+        if (n != b->file_last - b->file_pos) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "inbotpay: could not read the request body "
+                          "from \"%V\"", &b->file->name);
+            return NULL;
+        }
+
+        p += n;
+    }
+
+    *len = p - body;
+
+    return body;
+}
+
+
+static void
+ngx_http_inbotpay_cleanup(void *data)
+{
+    ngx_http_inbotpay_ctx_t  *ctx = data;
+
+    ngx_http_inbotpay_redis_cancel(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_inbotpay_init_module(ngx_cycle_t *cycle)
+{
+    return ngx_http_inbotpay_redis_init_scripts(cycle->log);
+}
+
+
+static ngx_int_t
+ngx_http_inbotpay_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_http_inbotpay_redis_t     **rd;
+    ngx_http_inbotpay_main_conf_t  *imcf;
+
+    imcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_inbotpay_module);
+    if (imcf == NULL) {
+        return NGX_OK;
+    }
+
+    rd = imcf->redis.elts;
+
+    for (i = 0; i < imcf->redis.nelts; i++) {
+        ngx_http_inbotpay_redis_start(rd[i], cycle->log);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_inbotpay_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_http_inbotpay_redis_t     **rd;
+    ngx_http_inbotpay_main_conf_t  *imcf;
+
+    imcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_inbotpay_module);
+    if (imcf == NULL) {
+        return;
+    }
+
+    rd = imcf->redis.elts;
+
+    for (i = 0; i < imcf->redis.nelts; i++) {
+        ngx_http_inbotpay_redis_stop(rd[i]);
+    }
+}
+
+
+static void *
+ngx_http_inbotpay_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_inbotpay_main_conf_t  *imcf;
+
+    imcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_inbotpay_main_conf_t));
+    if (imcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&imcf->redis, cf->pool, 1,
+                       sizeof(ngx_http_inbotpay_redis_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return imcf;
+}
+
+
+static void *
+ngx_http_inbotpay_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_inbotpay_srv_conf_t  *iscf;
+
+    iscf = ngx_pcalloc(cf->pool, sizeof(ngx_http_inbotpay_srv_conf_t));
+    if (iscf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     iscf->redis = NULL;
+     *     iscf->token = { 0, NULL };
+     *     iscf->secret = { 0, NULL };
+     *     iscf->invoice_key = { 0, NULL };
+     *     iscf->bot_api = { 0, NULL };
+     *     iscf->bot_username = { 0, NULL };
+     *     iscf->currency = { 0, NULL };
+     *     iscf->deposit_presets = NULL;
+     */
+
+    iscf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    iscf->deposit_max = NGX_CONF_UNSET;
+
+    return iscf;
+}
+
+
+static char *
+ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_inbotpay_srv_conf_t *prev = parent;
+    ngx_http_inbotpay_srv_conf_t *conf = child;
+
+    int64_t  *preset;
+
+    if (conf->redis == NULL) {
+        conf->redis = prev->redis;
+    }
+
+    if (conf->redis == NULL && conf->webhook) {
+        conf->redis = ngx_http_inbotpay_redis_add(cf,
+                                            &ngx_http_inbotpay_default_redis);
+        if (conf->redis == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_conf_merge_msec_value(conf->redis_timeout, prev->redis_timeout, 1000);
+
+    /* a connection is given the longest timeout of the servers using it */
+
+    if (conf->redis && conf->redis->connect_timeout < conf->redis_timeout) {
+        conf->redis->connect_timeout = conf->redis_timeout;
+    }
+    ngx_conf_merge_str_value(conf->token, prev->token, "");
+    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
+    ngx_conf_merge_str_value(conf->invoice_key, prev->invoice_key, "");
+    ngx_conf_merge_str_value(conf->bot_api, prev->bot_api, "");
+    ngx_conf_merge_str_value(conf->bot_username, prev->bot_username, "");
+    ngx_conf_merge_str_value(conf->currency, prev->currency, "XTR");
+    ngx_conf_merge_value(conf->deposit_max, prev->deposit_max, 100000);
+
+    if (conf->webhook
+        && (conf->token.len == 0 || conf->secret.len == 0
+            || conf->bot_api.len == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "inbotpay_webhook needs inbotpay_bot_token_file, "
+                           "inbotpay_webhook_secret_file and "
+                           "inbotpay_bot_api");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->deposit_presets == NULL) {
+        conf->deposit_presets = prev->deposit_presets;
+    }
+
+    if (conf->deposit_presets == NULL) {
+        conf->deposit_presets = ngx_array_create(cf->pool, 3,
+                                                 sizeof(int64_t));
+        if (conf->deposit_presets == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        preset = ngx_array_push_n(conf->deposit_presets, 3);
+        if (preset == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        preset[0] = 100;
+        preset[1] = 500;
+        preset[2] = 1000;
+    }
+
+    if (conf->deposit_max < 1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "inbotpay_deposit_max must be at least 1");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_http_inbotpay_secret_hash(conf->secret.data, conf->secret.len,
+                                  conf->secret_hash);
+
+    if (conf->invoice_key.len == 0 && conf->token.len) {
+        conf->invoice_key.data = ngx_pnalloc(cf->pool, 32);
+        if (conf->invoice_key.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_http_inbotpay_derive_key(&conf->token, conf->invoice_key.data);
+        conf->invoice_key.len = 32;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_inbotpay_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_inbotpay_srv_conf_t *iscf = conf;
+
+    ngx_str_t  *value;
+
+    if (iscf->redis) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    iscf->redis = ngx_http_inbotpay_redis_add(cf, &value[1]);
+    if (iscf->redis == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* servers that name the same Redis share one connection per worker */
+
+static ngx_http_inbotpay_redis_t *
+ngx_http_inbotpay_redis_add(ngx_conf_t *cf, ngx_str_t *addr)
+{
+    ngx_uint_t                      i;
+    ngx_http_inbotpay_redis_t      *rd, **rdp;
+    ngx_http_inbotpay_main_conf_t  *imcf;
+
+    imcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_inbotpay_module);
+
+    rdp = imcf->redis.elts;
+
+    for (i = 0; i < imcf->redis.nelts; i++) {
+        if (rdp[i]->addr.len == addr->len
+            && ngx_strncmp(rdp[i]->addr.data, addr->data, addr->len) == 0)
+        {
+            return rdp[i];
+        }
+    }
+
+    rd = ngx_pcalloc(cf->pool, sizeof(ngx_http_inbotpay_redis_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->addr = *addr;
+
+    switch (ngx_http_inbotpay_redis_parse_addr(cf, rd)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\": "
+                           "expected IP:PORT or unix:/path", addr);
+        return NULL;
+
+    default:
+        return NULL;
+    }
+
+    rdp = ngx_array_push(&imcf->redis);
+    if (rdp == NULL) {
+        return NULL;
+    }
+
+    *rdp = rd;
+
+    return rd;
+}
+
+
+/*
+ * Reads a token or secret from a file when the configuration is loaded, as
+ * root, so the file may be readable by root alone.  Surrounding white space
+ * is dropped.  The contents are never logged.
+ */
+
+static char *
+ngx_http_inbotpay_read_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char           *start, *end;
+    ssize_t           n;
+    ngx_str_t        *field, *value, name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 4096)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not a file of at most 4096 bytes",
+                           &name);
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    start = ngx_pnalloc(cf->pool, ngx_file_size(&fi) + 1);
+    if (start == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, start, ngx_file_size(&fi), 0);
+
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    end = start + n;
+
+    while (start < end && (*start == ' ' || *start == '\t'
+                           || *start == '\r' || *start == '\n'))
+    {
+        start++;
+    }
+
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'
+                           || end[-1] == '\r' || end[-1] == '\n'))
+    {
+        end--;
+    }
+
+    if (start == end) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" is empty", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    field->data = start;
+    field->len = end - start;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_inbotpay_presets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_inbotpay_srv_conf_t *iscf = conf;
+
+    int64_t     *preset;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (iscf->deposit_presets) {
+        return "is duplicate";
+    }
+
+    if (cf->args->nelts > 9) {
+        return "takes at most 8 amounts";
+    }
+
+    iscf->deposit_presets = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                             sizeof(int64_t));
+    if (iscf->deposit_presets == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        preset = ngx_array_push(iscf->deposit_presets);
+        if (preset == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_inbotpay_parse_amount(value[i].data, value[i].len,
+                                           INT64_MAX, preset)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid amount \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_inbotpay_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_inbotpay_srv_conf_t  *iscf;
+
+    iscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_inbotpay_module);
+    iscf->webhook = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_inbotpay_webhook_handler;
+
+    return NGX_CONF_OK;
+}
