@@ -18,6 +18,8 @@
 static ngx_int_t ngx_http_inbotpay_webhook_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
     ngx_http_inbotpay_srv_conf_t *iscf);
+static ngx_int_t ngx_http_inbotpay_refuse(ngx_http_request_t *r,
+    ngx_uint_t status);
 static void ngx_http_inbotpay_webhook_body(ngx_http_request_t *r);
 static u_char *ngx_http_inbotpay_read_body(ngx_http_request_t *r,
     size_t *len);
@@ -174,11 +176,11 @@ ngx_http_inbotpay_webhook_handler(ngx_http_request_t *r)
     if (ngx_http_inbotpay_check_secret(r, iscf) != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "inbotpay: webhook secret missing or wrong");
-        return NGX_HTTP_UNAUTHORIZED;
+        return ngx_http_inbotpay_refuse(r, NGX_HTTP_UNAUTHORIZED);
     }
 
     if (r->method != NGX_HTTP_POST) {
-        return NGX_HTTP_NOT_ALLOWED;
+        return ngx_http_inbotpay_refuse(r, NGX_HTTP_NOT_ALLOWED);
     }
 
     rc = ngx_http_read_client_request_body(r, ngx_http_inbotpay_webhook_body);
@@ -229,6 +231,42 @@ ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * Refusals carry no body: whoever is refused learns nothing from a page,
+ * and Telegram reads only the status.
+ */
+
+static ngx_int_t
+ngx_http_inbotpay_refuse(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_int_t         rc;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "POST");
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
 }
 
 
@@ -324,6 +362,11 @@ ngx_http_inbotpay_read_body(ngx_http_request_t *r, size_t *len)
         b = cl->buf;
         size += b->in_file ? (size_t) (b->file_last - b->file_pos)
                            : (size_t) (b->last - b->pos);
+    }
+
+    if (size == 0) {
+        *len = 0;
+        return (u_char *) "";
     }
 
     cl = r->request_body->bufs;

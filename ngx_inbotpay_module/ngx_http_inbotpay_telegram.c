@@ -23,6 +23,8 @@
 
 typedef struct {
     char                           *method;
+    int64_t                         player;
+    int64_t                         chat;
     unsigned                        done:1;
 } ngx_http_inbotpay_tg_call_t;
 
@@ -223,6 +225,8 @@ ngx_http_inbotpay_tg_call(ngx_http_inbotpay_ctx_t *ctx, char *method,
     }
 
     call->method = method;
+    call->player = ctx->player;
+    call->chat = ctx->chat;
     ps->handler = ngx_http_inbotpay_tg_done;
     ps->data = call;
 
@@ -306,8 +310,9 @@ ngx_http_inbotpay_tg_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     desc = yajl_tree_get(root, desc_path, yajl_t_string);
 
     ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
-                  "inbotpay: bot api \"%s\" failed: HTTP %i, \"%s\"",
-                  call->method, status,
+                  "inbotpay: bot api \"%s\" for player %L, chat %L "
+                  "failed: HTTP %i, \"%s\"",
+                  call->method, call->player, call->chat, status,
                   desc ? YAJL_GET_STRING(desc) : "no description");
 
     yajl_tree_free(root);
