@@ -527,7 +527,8 @@ ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_inbotpay_srv_conf_t *prev = parent;
     ngx_http_inbotpay_srv_conf_t *conf = child;
 
-    int64_t  *preset;
+    int64_t     *preset;
+    ngx_uint_t   i;
 
     if (conf->redis == NULL) {
         conf->redis = prev->redis;
@@ -592,6 +593,18 @@ ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "inbotpay_deposit_max must be at least 1");
         return NGX_CONF_ERROR;
+    }
+
+    preset = conf->deposit_presets->elts;
+
+    for (i = 0; i < conf->deposit_presets->nelts; i++) {
+        if (preset[i] > conf->deposit_max) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "inbotpay_deposit_presets: %L is over "
+                               "inbotpay_deposit_max %i",
+                               preset[i], conf->deposit_max);
+            return NGX_CONF_ERROR;
+        }
     }
 
     ngx_http_inbotpay_secret_hash(conf->secret.data, conf->secret.len,
