@@ -263,7 +263,7 @@ ngx_http_inbotpay_tg_call(ngx_http_inbotpay_ctx_t *ctx, char *method,
 static ngx_int_t
 ngx_http_inbotpay_tg_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
-    char                         *copy;
+    char                         *copy, *action;
     size_t                        len;
     ngx_int_t                     status;
     yajl_val                      root, ok, desc;
@@ -309,11 +309,16 @@ ngx_http_inbotpay_tg_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     desc = yajl_tree_get(root, desc_path, yajl_t_string);
 
+    action = sr->connection->log->action;
+    sr->connection->log->action = NULL;
+
     ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
                   "inbotpay: bot api \"%s\" for player %L, chat %L "
                   "failed: HTTP %i, \"%s\"",
                   call->method, call->player, call->chat, status,
                   desc ? YAJL_GET_STRING(desc) : "no description");
+
+    sr->connection->log->action = action;
 
     yajl_tree_free(root);
 
