@@ -200,6 +200,13 @@ ngx_http_inbotpay_parse_field(u_char *p, u_char *last, int64_t *value)
         return NULL;
     }
 
+    /* a nonce may be 0, the first update_id a bot can see */
+
+    if (p - start == 1 && *start == '0') {
+        *value = 0;
+        return p + 1;
+    }
+
     if (ngx_http_inbotpay_parse_amount(start, p - start, INT64_MAX, value)
         != NGX_OK)
     {
