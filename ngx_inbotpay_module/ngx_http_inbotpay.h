@@ -26,9 +26,26 @@
 /* the longest amount we print or parse: 19 digits of an int64_t */
 #define NGX_HTTP_INBOTPAY_INT64_LEN  (NGX_INT64_LEN + 1)
 
-#define NGX_HTTP_INBOTPAY_SCRIPT_START    0
-#define NGX_HTTP_INBOTPAY_SCRIPT_DEPOSIT  1
-#define NGX_HTTP_INBOTPAY_SCRIPT_N        2
+#define NGX_HTTP_INBOTPAY_SCRIPT_START     0
+#define NGX_HTTP_INBOTPAY_SCRIPT_DEPOSIT   1
+#define NGX_HTTP_INBOTPAY_SCRIPT_WITHDRAW  2
+#define NGX_HTTP_INBOTPAY_SCRIPT_SETTLE    3
+#define NGX_HTTP_INBOTPAY_SCRIPT_OFFER     4
+#define NGX_HTTP_INBOTPAY_SCRIPT_TRANSFER  5
+#define NGX_HTTP_INBOTPAY_SCRIPT_REFUND    6
+#define NGX_HTTP_INBOTPAY_SCRIPT_N         7
+
+/* "⭐", U+2B50 */
+#define NGX_HTTP_INBOTPAY_STAR  "\xe2\xad\x90"
+
+/* the scripts keep amounts below 2^53, where Lua counts exactly */
+#define NGX_HTTP_INBOTPAY_AMOUNT_MAX  9007199254740991LL
+
+/* for ngx_http_inbotpay_bot_say(): ask the client to reply, no buttons */
+#define NGX_HTTP_INBOTPAY_FORCE_REPLY  ((ngx_uint_t) -1)
+
+/* room for a line of text with a few amounts and a name */
+#define NGX_HTTP_INBOTPAY_TEXT_LEN  1024
 
 
 typedef struct ngx_http_inbotpay_redis_s  ngx_http_inbotpay_redis_t;
@@ -72,8 +89,25 @@ typedef struct {
     ngx_int_t                       deposit_max;
     ngx_array_t                    *deposit_presets;  /* int64_t */
 
+    int64_t                         ops_chat;
+    ngx_array_t                    *admins;           /* int64_t */
+    ngx_int_t                       ops_threshold;
+    ngx_int_t                       withdraw_min;
+    ngx_int_t                       withdraw_max;
+    ngx_int_t                       withdraw_daily;
+    ngx_int_t                       transfer_max;
+    time_t                          transfer_ttl;
+
     unsigned                        webhook:1;
 } ngx_http_inbotpay_srv_conf_t;
+
+
+/* an inline keyboard button; one with no text starts a new row */
+
+typedef struct {
+    ngx_str_t                       text;
+    ngx_str_t                       data;
+} ngx_http_inbotpay_button_t;
 
 
 typedef struct ngx_http_inbotpay_ctx_s  ngx_http_inbotpay_ctx_t;
@@ -95,6 +129,12 @@ struct ngx_http_inbotpay_ctx_s {
 
     int64_t                         player;
     int64_t                         chat;
+
+    /* state carried from one Redis reply to the next command */
+    int64_t                         peer;
+    int64_t                         amount;
+    ngx_str_t                       name;
+    ngx_str_t                       text;
 };
 
 
@@ -120,6 +160,58 @@ void ngx_http_inbotpay_redis_cancel(ngx_http_inbotpay_ctx_t *ctx);
 /* the bot: ngx_http_inbotpay_bot.c */
 
 ngx_int_t ngx_http_inbotpay_bot_handle(ngx_http_inbotpay_ctx_t *ctx);
+ngx_int_t ngx_http_inbotpay_bot_help(ngx_http_inbotpay_ctx_t *ctx);
+ngx_int_t ngx_http_inbotpay_bot_redis(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_int_t script, ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *argv,
+    ngx_http_inbotpay_redis_handler_pt handler);
+ngx_int_t ngx_http_inbotpay_bot_say(ngx_http_inbotpay_ctx_t *ctx,
+    u_char *text, u_char *last, ngx_http_inbotpay_button_t *buttons,
+    ngx_uint_t n);
+ngx_int_t ngx_http_inbotpay_bot_post(ngx_http_inbotpay_ctx_t *ctx,
+    int64_t chat, u_char *text, u_char *last,
+    ngx_http_inbotpay_button_t *buttons, ngx_uint_t n);
+ngx_int_t ngx_http_inbotpay_bot_answer(ngx_http_inbotpay_ctx_t *ctx,
+    char *text);
+ngx_int_t ngx_http_inbotpay_bot_answer_text(ngx_http_inbotpay_ctx_t *ctx,
+    u_char *text, u_char *last);
+u_char *ngx_http_inbotpay_bot_money(ngx_http_inbotpay_ctx_t *ctx, u_char *p,
+    ngx_str_t *amount);
+u_char *ngx_http_inbotpay_bot_money_int(ngx_http_inbotpay_ctx_t *ctx,
+    u_char *p, int64_t amount);
+ngx_int_t ngx_http_inbotpay_bot_reply_str(redisReply *reply,
+    ngx_str_t *value);
+ngx_int_t ngx_http_inbotpay_bot_reply_int(redisReply *reply, int64_t *n);
+ngx_int_t ngx_http_inbotpay_bot_key(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_str_t *key, int64_t player, char *name, ngx_str_t *suffix);
+ngx_int_t ngx_http_inbotpay_bot_int(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_str_t *value, int64_t n);
+ngx_http_inbotpay_button_t *ngx_http_inbotpay_bot_presets(
+    ngx_http_inbotpay_ctx_t *ctx, char *fmt, ngx_uint_t balance,
+    ngx_uint_t *n);
+ngx_int_t ngx_http_inbotpay_bot_button(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_http_inbotpay_button_t *b, char *text, char *fmt, int64_t a,
+    int64_t c);
+
+
+/* wallet operations: ngx_http_inbotpay_wallet.c */
+
+ngx_int_t ngx_http_inbotpay_wallet_withdraw(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_str_t *args);
+ngx_int_t ngx_http_inbotpay_wallet_ask(ngx_http_inbotpay_ctx_t *ctx);
+ngx_int_t ngx_http_inbotpay_wallet_withdraw_button(
+    ngx_http_inbotpay_ctx_t *ctx, int64_t amount);
+ngx_int_t ngx_http_inbotpay_wallet_settle(ngx_http_inbotpay_ctx_t *ctx,
+    int64_t player, int64_t withdrawal, char *action);
+ngx_int_t ngx_http_inbotpay_wallet_send(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_str_t *args);
+ngx_int_t ngx_http_inbotpay_wallet_confirm(ngx_http_inbotpay_ctx_t *ctx,
+    int64_t offer, ngx_uint_t yes);
+ngx_int_t ngx_http_inbotpay_wallet_history(ngx_http_inbotpay_ctx_t *ctx,
+    int64_t offset);
+ngx_int_t ngx_http_inbotpay_wallet_refund(ngx_http_inbotpay_ctx_t *ctx);
+ngx_int_t ngx_http_inbotpay_wallet_ops(ngx_http_inbotpay_ctx_t *ctx,
+    u_char *text, u_char *last, ngx_http_inbotpay_button_t *buttons,
+    ngx_uint_t n);
 
 
 /* the Bot API: ngx_http_inbotpay_telegram.c */

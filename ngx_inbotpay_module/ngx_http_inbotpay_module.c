@@ -40,6 +40,8 @@ static char *ngx_http_inbotpay_read_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_inbotpay_presets(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_inbotpay_ids(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_inbotpay_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
@@ -114,6 +116,62 @@ static ngx_command_t  ngx_http_inbotpay_commands[] = {
       ngx_http_inbotpay_presets,
       NGX_HTTP_SRV_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("inbotpay_ops_chat"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_inbotpay_ids,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, ops_chat),
+      NULL },
+
+    { ngx_string("inbotpay_admins"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_inbotpay_ids,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, admins),
+      NULL },
+
+    { ngx_string("inbotpay_ops_threshold"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, ops_threshold),
+      NULL },
+
+    { ngx_string("inbotpay_withdraw_min"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, withdraw_min),
+      NULL },
+
+    { ngx_string("inbotpay_withdraw_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, withdraw_max),
+      NULL },
+
+    { ngx_string("inbotpay_withdraw_daily"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, withdraw_daily),
+      NULL },
+
+    { ngx_string("inbotpay_transfer_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, transfer_max),
+      NULL },
+
+    { ngx_string("inbotpay_transfer_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, transfer_ttl),
       NULL },
 
     { ngx_string("inbotpay_webhook"),
@@ -512,10 +570,18 @@ ngx_http_inbotpay_create_srv_conf(ngx_conf_t *cf)
      *     iscf->bot_username = { 0, NULL };
      *     iscf->currency = { 0, NULL };
      *     iscf->deposit_presets = NULL;
+     *     iscf->admins = NULL;
      */
 
     iscf->redis_timeout = NGX_CONF_UNSET_MSEC;
     iscf->deposit_max = NGX_CONF_UNSET;
+    iscf->ops_chat = NGX_CONF_UNSET;
+    iscf->ops_threshold = NGX_CONF_UNSET;
+    iscf->withdraw_min = NGX_CONF_UNSET;
+    iscf->withdraw_max = NGX_CONF_UNSET;
+    iscf->withdraw_daily = NGX_CONF_UNSET;
+    iscf->transfer_max = NGX_CONF_UNSET;
+    iscf->transfer_ttl = NGX_CONF_UNSET;
 
     return iscf;
 }
@@ -556,6 +622,34 @@ ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->bot_username, prev->bot_username, "");
     ngx_conf_merge_str_value(conf->currency, prev->currency, "XTR");
     ngx_conf_merge_value(conf->deposit_max, prev->deposit_max, 100000);
+    ngx_conf_merge_value(conf->ops_chat, prev->ops_chat, 0);
+    ngx_conf_merge_value(conf->ops_threshold, prev->ops_threshold, 1000);
+    ngx_conf_merge_value(conf->withdraw_min, prev->withdraw_min, 1);
+    ngx_conf_merge_value(conf->withdraw_max, prev->withdraw_max, 100000);
+    ngx_conf_merge_value(conf->withdraw_daily, prev->withdraw_daily,
+                         1000000);
+    ngx_conf_merge_value(conf->transfer_max, prev->transfer_max, 100000);
+    ngx_conf_merge_sec_value(conf->transfer_ttl, prev->transfer_ttl, 300);
+
+    if (conf->admins == NULL) {
+        conf->admins = prev->admins;
+    }
+
+    if (conf->withdraw_min < 1 || conf->withdraw_max < conf->withdraw_min
+        || conf->withdraw_daily < 1 || conf->transfer_max < 1
+        || conf->transfer_ttl < 1
+        || conf->deposit_max > NGX_HTTP_INBOTPAY_AMOUNT_MAX
+        || conf->withdraw_max > NGX_HTTP_INBOTPAY_AMOUNT_MAX
+        || conf->withdraw_daily > NGX_HTTP_INBOTPAY_AMOUNT_MAX
+        || conf->transfer_max > NGX_HTTP_INBOTPAY_AMOUNT_MAX)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "inbotpay amounts must be from 1 to 2^53 - 1, "
+                           "inbotpay_withdraw_min at most "
+                           "inbotpay_withdraw_max, and "
+                           "inbotpay_transfer_ttl positive");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->webhook
         && (conf->token.len == 0 || conf->secret.len == 0
@@ -831,6 +925,77 @@ ngx_http_inbotpay_presets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                "invalid amount \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Telegram ids: one chat id (negative for groups) into an int64_t, or
+ * several user ids into an array of them.
+ */
+
+static char *
+ngx_http_inbotpay_ids(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    int64_t      *id, sign;
+    ngx_str_t    *value, v;
+    ngx_uint_t    i;
+    ngx_array_t  **list;
+
+    value = cf->args->elts;
+    list = NULL;
+
+    if (cmd->type & NGX_CONF_1MORE) {
+        list = (ngx_array_t **) (p + cmd->offset);
+
+        if (*list) {
+            return "is duplicate";
+        }
+
+        *list = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                 sizeof(int64_t));
+        if (*list == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (*(int64_t *) (p + cmd->offset) != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (list) {
+            id = ngx_array_push(*list);
+            if (id == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+        } else {
+            id = (int64_t *) (p + cmd->offset);
+        }
+
+        v = value[i];
+        sign = 1;
+
+        if (v.len > 1 && v.data[0] == '-' && list == NULL) {
+            sign = -1;
+            v.data++;
+            v.len--;
+        }
+
+        if (ngx_http_inbotpay_parse_amount(v.data, v.len, INT64_MAX, id)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid Telegram id \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        *id *= sign;
     }
 
     return NGX_CONF_OK;

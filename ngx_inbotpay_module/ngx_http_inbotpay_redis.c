@@ -73,11 +73,23 @@ static void ngx_http_inbotpay_redis_timeout(ngx_event_t *ev);
 
 extern ngx_str_t  ngx_http_inbotpay_script_start;
 extern ngx_str_t  ngx_http_inbotpay_script_deposit;
+extern ngx_str_t  ngx_http_inbotpay_script_withdraw;
+extern ngx_str_t  ngx_http_inbotpay_script_settle;
+extern ngx_str_t  ngx_http_inbotpay_script_offer;
+extern ngx_str_t  ngx_http_inbotpay_script_transfer;
+extern ngx_str_t  ngx_http_inbotpay_script_refund;
 
+
+/* in the order of the NGX_HTTP_INBOTPAY_SCRIPT_* numbers */
 
 static ngx_http_inbotpay_script_t  ngx_http_inbotpay_scripts[] = {
     { &ngx_http_inbotpay_script_start, "" },
     { &ngx_http_inbotpay_script_deposit, "" },
+    { &ngx_http_inbotpay_script_withdraw, "" },
+    { &ngx_http_inbotpay_script_settle, "" },
+    { &ngx_http_inbotpay_script_offer, "" },
+    { &ngx_http_inbotpay_script_transfer, "" },
+    { &ngx_http_inbotpay_script_refund, "" },
 };
 
 

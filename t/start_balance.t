@@ -17,6 +17,9 @@ binmode(Test::More->builder->$_, ':encoding(UTF-8)')
     for qw(output failure_output todo_output);
 
 my $HELP = "Commands:\n/balance - your balance\n/deposit N - add N ⭐\n"
+         . "/withdraw N DESTINATION - withdraw N ⭐\n"
+         . "/send \@name N - send N ⭐ to another player\n"
+         . "/history - your latest operations\n"
          . "/help - this list";
 
 my $KEYBOARD = { inline_keyboard => [
