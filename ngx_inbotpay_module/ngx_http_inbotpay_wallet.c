@@ -270,7 +270,7 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
 {
     int64_t                        p;
     ngx_tm_t                       tm;
-    ngx_str_t                      argv[13];
+    ngx_str_t                      argv[14];
     ngx_http_inbotpay_srv_conf_t  *iscf;
 
     iscf = ctx->conf;
@@ -292,6 +292,7 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
            != NGX_OK
         || ngx_http_inbotpay_bot_int(ctx, &argv[12], iscf->withdraw_daily)
            != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &argv[13], p) != NGX_OK
         || ngx_http_inbotpay_bot_key(ctx, &argv[0], p, "wallet", NULL)
            != NGX_OK
         || ngx_http_inbotpay_bot_key(ctx, &argv[1], p, "ledger", NULL)
@@ -309,7 +310,7 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
     argv[6] = *dest;
 
     return ngx_http_inbotpay_bot_redis(ctx, NGX_HTTP_INBOTPAY_SCRIPT_WITHDRAW,
-                                       5, 13, argv,
+                                       5, 14, argv,
                                        ngx_http_inbotpay_wallet_withdrawn);
 }
 

@@ -3,8 +3,9 @@
 --
 -- KEYS[1]  ibp:{PLAYER}:wallet
 -- KEYS[2]  ibp:{PLAYER}:ledger
--- KEYS[3]  ibp:{PLAYER}:wd:UPDATE   hash: id, amount, destination, status,
---                                   created, settled, update, day, by
+-- KEYS[3]  ibp:{PLAYER}:wd:UPDATE   hash: id, player, amount, destination,
+--                                   status, created, settled, update,
+--                                   day, by
 -- KEYS[4]  ibp:{PLAYER}:daily       hash: YYYYMMDD -> amount requested
 -- KEYS[5]  ibp:{PLAYER}:ask         the question the bot is waiting on
 -- ARGV[1]  amount
@@ -15,6 +16,7 @@
 -- ARGV[6]  smallest withdrawal
 -- ARGV[7]  largest withdrawal
 -- ARGV[8]  daily limit
+-- ARGV[9]  player id
 --
 -- Returns {"ok", id, amount, balance, destination} for a new withdrawal,
 -- {"dup", id, amount, balance, destination, status} for an update seen
@@ -66,8 +68,8 @@ ibp_commit(w, KEYS[2], 'withdrawal_hold', 0,
            ',"hold":' .. ibp_fmt(amount) .. ',"withdrawal":' .. id
            .. ',"update":' .. update, now)
 
-redis.call('HSET', KEYS[3], 'id', id, 'amount', ibp_fmt(amount),
-           'destination', dest, 'status', 'pending', 'created', now,
+redis.call('HSET', KEYS[3], 'id', id, 'player', ARGV[9],
+           'amount', ibp_fmt(amount), 'destination', dest, 'status', 'pending', 'created', now,
            'update', update, 'day', day)
 
 redis.call('HINCRBY', KEYS[4], day, amount)
