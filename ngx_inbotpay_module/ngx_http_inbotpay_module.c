@@ -38,8 +38,6 @@ static ngx_http_inbotpay_redis_t *ngx_http_inbotpay_redis_add(
     ngx_conf_t *cf, ngx_str_t *addr);
 static char *ngx_http_inbotpay_read_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_inbotpay_presets(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_inbotpay_ids(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_inbotpay_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -113,9 +111,9 @@ static ngx_command_t  ngx_http_inbotpay_commands[] = {
 
     { ngx_string("inbotpay_deposit_presets"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
-      ngx_http_inbotpay_presets,
+      ngx_http_inbotpay_ids,
       NGX_HTTP_SRV_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_inbotpay_srv_conf_t, deposit_presets),
       NULL },
 
     { ngx_string("inbotpay_ops_chat"),
@@ -689,6 +687,13 @@ ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (conf->deposit_presets->nelts > 8) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "inbotpay_deposit_presets takes at most 8 "
+                           "amounts");
+        return NGX_CONF_ERROR;
+    }
+
     preset = conf->deposit_presets->elts;
 
     for (i = 0; i < conf->deposit_presets->nelts; i++) {
@@ -886,54 +891,9 @@ ngx_http_inbotpay_read_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static char *
-ngx_http_inbotpay_presets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_inbotpay_srv_conf_t *iscf = conf;
-
-    int64_t     *preset;
-    ngx_str_t   *value;
-    ngx_uint_t   i;
-
-    if (iscf->deposit_presets) {
-        return "is duplicate";
-    }
-
-    if (cf->args->nelts > 9) {
-        return "takes at most 8 amounts";
-    }
-
-    iscf->deposit_presets = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                             sizeof(int64_t));
-    if (iscf->deposit_presets == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
-        preset = ngx_array_push(iscf->deposit_presets);
-        if (preset == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_http_inbotpay_parse_amount(value[i].data, value[i].len,
-                                           INT64_MAX, preset)
-            != NGX_OK)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid amount \"%V\"", &value[i]);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 /*
- * Telegram ids: one chat id (negative for groups) into an int64_t, or
- * several user ids into an array of them.
+ * One Telegram chat id (negative for groups) into an int64_t, or several
+ * positive numbers, user ids or amounts, into an array of int64_t.
  */
 
 static char *
@@ -991,7 +951,7 @@ ngx_http_inbotpay_ids(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             != NGX_OK)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid Telegram id \"%V\"", &value[i]);
+                               "invalid number \"%V\"", &value[i]);
             return NGX_CONF_ERROR;
         }
 

@@ -335,9 +335,8 @@ ngx_http_inbotpay_wallet_withdrawn(ngx_http_inbotpay_ctx_t *ctx,
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
 
         if (ngx_http_inbotpay_wallet_is(&f[1], "funds")) {
-            rc = ngx_http_inbotpay_wallet_refuse(ctx,
-                     "Not enough balance: you have %V " NGX_HTTP_INBOTPAY_STAR
-                     ".", &f[2]);
+            rc = ngx_http_inbotpay_wallet_refuse(ctx, "Not enough balance: "
+                     "you have %V " NGX_HTTP_INBOTPAY_STAR ".", &f[2]);
 
         } else if (ngx_http_inbotpay_wallet_is(&f[1], "daily")) {
             rc = ngx_http_inbotpay_wallet_refuse(ctx,
@@ -748,9 +747,8 @@ ngx_http_inbotpay_wallet_offered(ngx_http_inbotpay_ctx_t *ctx,
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
 
         if (ngx_http_inbotpay_wallet_is(&f[1], "funds")) {
-            rc = ngx_http_inbotpay_wallet_refuse(ctx,
-                     "Not enough balance: you have %V " NGX_HTTP_INBOTPAY_STAR
-                     ".", &f[2]);
+            rc = ngx_http_inbotpay_wallet_refuse(ctx, "Not enough balance: "
+                     "you have %V " NGX_HTTP_INBOTPAY_STAR ".", &f[2]);
 
         } else {
             rc = ngx_http_inbotpay_wallet_refuse(ctx,

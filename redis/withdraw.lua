@@ -69,7 +69,8 @@ ibp_commit(w, KEYS[2], 'withdrawal_hold', 0,
            .. ',"update":' .. update, now)
 
 redis.call('HSET', KEYS[3], 'id', id, 'player', ARGV[9],
-           'amount', ibp_fmt(amount), 'destination', dest, 'status', 'pending', 'created', now,
+           'amount', ibp_fmt(amount), 'destination', dest,
+           'status', 'pending', 'created', now,
            'update', update, 'day', day)
 
 redis.call('HINCRBY', KEYS[4], day, amount)
