@@ -533,10 +533,14 @@ ngx_http_inbotpay_redis_send(ngx_http_inbotpay_ctx_t *ctx, ngx_int_t script,
     cmd->script = script;
     cmd->argc = (int) n;
 
+    /*
+     * not cancelable: a worker that is shutting down waits for the reply,
+     * or the timeout, before it exits
+     */
+
     cmd->timer.handler = ngx_http_inbotpay_redis_timeout;
     cmd->timer.data = cmd;
     cmd->timer.log = rd->log;
-    cmd->timer.cancelable = 1;
 
     if (redisAsyncCommandArgv(rd->ac, ngx_http_inbotpay_redis_reply, cmd,
                               cmd->argc, cmd->argv, cmd->argvlen)
