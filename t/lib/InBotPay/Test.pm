@@ -348,6 +348,9 @@ $self->{http_conf}
             proxy_pass_request_headers off;
             proxy_set_header Host api.telegram.org;
             proxy_set_header Content-Type application/json;
+            proxy_connect_timeout 2s;
+            proxy_send_timeout 5s;
+            proxy_read_timeout 5s;
             subrequest_output_buffer_size 64k;
         }
 
