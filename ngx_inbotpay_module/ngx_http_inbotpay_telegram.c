@@ -248,6 +248,14 @@ ngx_http_inbotpay_tg_call(ngx_http_inbotpay_ctx_t *ctx, char *method,
     cl->next = NULL;
     rb->bufs = cl;
 
+    /*
+     * the webhook's connection stays busy until the subrequest ends: close
+     * it after the reply, so that a slow Bot API does not hold back the
+     * next update Telegram would send on it
+     */
+
+    r->keepalive = 0;
+
     sr->method = NGX_HTTP_POST;
     ngx_str_set(&sr->method_name, "POST");
     sr->request_body = rb;
