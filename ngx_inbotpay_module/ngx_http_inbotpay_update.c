@@ -81,6 +81,7 @@ static int ngx_http_inbotpay_update_integer(void *ctx, long long value);
 static int ngx_http_inbotpay_update_double(void *ctx, double value);
 static int ngx_http_inbotpay_update_string(void *ctx,
     const unsigned char *value, size_t len);
+static void ngx_http_inbotpay_update_utf8(ngx_str_t *s);
 static int ngx_http_inbotpay_update_start_map(void *ctx);
 static int ngx_http_inbotpay_update_map_key(void *ctx,
     const unsigned char *key, size_t len);
@@ -516,7 +517,72 @@ ngx_http_inbotpay_update_string(void *ctx, const unsigned char *value,
 
     p->last = ngx_cpymem(p->last, value, len);
 
+    ngx_http_inbotpay_update_utf8(s);
+
     return 1;
+}
+
+
+/*
+ * yajl checks the UTF-8 it reads, but decodes a lone surrogate escape
+ * such as "\udc00" into bytes that are not UTF-8.  Each byte of such a
+ * sequence becomes "?", so that a name echoed back to Telegram is valid.
+ */
+
+static void
+ngx_http_inbotpay_update_utf8(ngx_str_t *s)
+{
+    u_char      *p, *last;
+    uint32_t     c, min;
+    ngx_uint_t   i, n;
+
+    p = s->data;
+    last = p + s->len;
+
+    while (p < last) {
+
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+
+        if ((*p & 0xe0) == 0xc0) {
+            n = 1;
+            c = *p & 0x1f;
+            min = 0x80;
+
+        } else if ((*p & 0xf0) == 0xe0) {
+            n = 2;
+            c = *p & 0x0f;
+            min = 0x800;
+
+        } else if ((*p & 0xf8) == 0xf0) {
+            n = 3;
+            c = *p & 0x07;
+            min = 0x10000;
+
+        } else {
+            *p++ = '?';
+            continue;
+        }
+
+        for (i = 1; i <= n; i++) {
+            if (p + i >= last || (p[i] & 0xc0) != 0x80) {
+                break;
+            }
+
+            c = (c << 6) | (p[i] & 0x3f);
+        }
+
+        if (i <= n || c < min || c > 0x10ffff
+            || (c >= 0xd800 && c <= 0xdfff))
+        {
+            *p++ = '?';
+            continue;
+        }
+
+        p += n + 1;
+    }
 }
 
 

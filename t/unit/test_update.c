@@ -929,6 +929,21 @@ test_good(void)
     unit_is_int(rc, NGX_OK, "lone surrogate parses");
     unit_ok(u.text.len <= 18, "lone surrogate fits its encoding");
 
+    /* a lone low surrogate decodes to bytes that are not UTF-8 */
+
+    rc = test_parse_str(&u, "{\"update_id\":1,\"message\":{\"from\":"
+                            "{\"id\":1,\"first_name\":\"a\\udc00b\"}}}");
+    unit_is_int(rc, NGX_OK, "lone low surrogate in a name parses");
+    unit_is_str(&u.from.first_name, "a???b",
+                "lone low surrogate becomes one ? a byte");
+
+    rc = test_parse_str(&u, "{\"update_id\":1,\"message\":{\"from\":"
+                            "{\"id\":1,\"first_name\":"
+                            "\"\\ud83e\\udd8a\\u00e9\"}}}");
+    unit_is_int(rc, NGX_OK, "a pair and a two-byte character parse");
+    unit_is_str(&u.from.first_name, "\xf0\x9f\xa6\x8a\xc3\xa9",
+                "valid UTF-8 is kept as it is");
+
     rc = test_parse_str(&u, "{\"update_id\":1,\"message\":{\"text\":\"\"}}");
     unit_is_int(rc, NGX_OK, "empty text parses");
     unit_is_int(u.text.len, 0, "empty text");
