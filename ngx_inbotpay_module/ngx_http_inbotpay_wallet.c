@@ -270,7 +270,7 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
 {
     int64_t                        p;
     ngx_tm_t                       tm;
-    ngx_str_t                      argv[14];
+    ngx_str_t                      argv[15], *a;
     ngx_http_inbotpay_srv_conf_t  *iscf;
 
     iscf = ctx->conf;
@@ -278,39 +278,45 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
 
     ngx_gmtime(ngx_time(), &tm);
 
-    if (ngx_http_inbotpay_bot_int(ctx, &argv[5], amount) != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[7], ctx->update.update_id)
+    /* keys first, then the script's arguments */
+
+    a = &argv[6];
+
+    if (ngx_http_inbotpay_bot_int(ctx, &a[0], amount) != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &a[2], ctx->update.update_id)
            != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[8], ngx_time()) != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[9],
+        || ngx_http_inbotpay_bot_int(ctx, &a[3], ngx_time()) != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &a[4],
                                      tm.ngx_tm_year * 10000
                                      + tm.ngx_tm_mon * 100 + tm.ngx_tm_mday)
            != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[10], iscf->withdraw_min)
+        || ngx_http_inbotpay_bot_int(ctx, &a[5], iscf->withdraw_min)
            != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[11], iscf->withdraw_max)
+        || ngx_http_inbotpay_bot_int(ctx, &a[6], iscf->withdraw_max)
            != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[12], iscf->withdraw_daily)
+        || ngx_http_inbotpay_bot_int(ctx, &a[7], iscf->withdraw_daily)
            != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[13], p) != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &a[8], p) != NGX_OK
         || ngx_http_inbotpay_bot_key(ctx, &argv[0], p, "wallet", NULL)
            != NGX_OK
         || ngx_http_inbotpay_bot_key(ctx, &argv[1], p, "ledger", NULL)
            != NGX_OK
-        || ngx_http_inbotpay_bot_key(ctx, &argv[2], p, "wd:", &argv[7])
+        || ngx_http_inbotpay_bot_key(ctx, &argv[2], p, "wd:", &a[2])
            != NGX_OK
         || ngx_http_inbotpay_bot_key(ctx, &argv[3], p, "daily", NULL)
            != NGX_OK
         || ngx_http_inbotpay_bot_key(ctx, &argv[4], p, "ask", NULL)
+           != NGX_OK
+        || ngx_http_inbotpay_bot_key(ctx, &argv[5], p, "update:", &a[2])
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[6] = *dest;
+    a[1] = *dest;
 
     return ngx_http_inbotpay_bot_redis(ctx, NGX_HTTP_INBOTPAY_SCRIPT_WITHDRAW,
-                                       5, 14, argv,
+                                       6, 15, argv,
                                        ngx_http_inbotpay_wallet_withdrawn);
 }
 
@@ -655,7 +661,7 @@ ngx_http_inbotpay_wallet_looked_up(ngx_http_inbotpay_ctx_t *ctx,
     redisReply *reply)
 {
     int64_t     expires;
-    ngx_str_t   argv[8], name, offer;
+    ngx_str_t   argv[9], name, offer;
     redisReply  *first, *user;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
@@ -709,21 +715,24 @@ ngx_http_inbotpay_wallet_looked_up(ngx_http_inbotpay_ctx_t *ctx,
         || ngx_http_inbotpay_bot_key(ctx, &argv[1], ctx->player, "transfer:",
                                      &offer)
            != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[3], ctx->peer) != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[4], ctx->amount) != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[5], expires) != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[6], ctx->conf->transfer_max)
+        || ngx_http_inbotpay_bot_key(ctx, &argv[2], ctx->player, "update:",
+                                     &offer)
+           != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &argv[4], ctx->peer) != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &argv[5], ctx->amount) != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &argv[6], expires) != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &argv[7], ctx->conf->transfer_max)
            != NGX_OK)
     {
         ngx_http_inbotpay_tg_finalize(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    ngx_str_set(&argv[2], "create");
-    argv[7] = name;
+    ngx_str_set(&argv[3], "create");
+    argv[8] = name;
 
     ngx_http_inbotpay_wallet_finish(ctx,
-        ngx_http_inbotpay_bot_redis(ctx, NGX_HTTP_INBOTPAY_SCRIPT_OFFER, 2, 8,
+        ngx_http_inbotpay_bot_redis(ctx, NGX_HTTP_INBOTPAY_SCRIPT_OFFER, 3, 9,
                                     argv, ngx_http_inbotpay_wallet_offered));
 }
 
@@ -809,15 +818,18 @@ ngx_http_inbotpay_wallet_confirm(ngx_http_inbotpay_ctx_t *ctx, int64_t offer,
     if (!yes) {
         if (ngx_http_inbotpay_bot_key(ctx, &argv[0], ctx->player, "wallet",
                                       NULL)
-            != NGX_OK)
+            != NGX_OK
+            || ngx_http_inbotpay_bot_key(ctx, &argv[2], ctx->player,
+                                         "update:", &number)
+               != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_str_set(&argv[2], "cancel");
+        ngx_str_set(&argv[3], "cancel");
 
         return ngx_http_inbotpay_bot_redis(ctx, NGX_HTTP_INBOTPAY_SCRIPT_OFFER,
-                                           2, 3, argv,
+                                           3, 4, argv,
                                            ngx_http_inbotpay_wallet_cancelled);
     }
 

@@ -98,6 +98,31 @@ local function ibp_refuse(...)
     return {'refused', ...}
 end
 
+-- A refused command is remembered under its update for two days, like a
+-- command carried out, so that a repeat gets the first answer.
+local function ibp_refuse_once(key, ...)
+    local answer = {'refused', ...}
+
+    redis.call('SET', key, table.concat(answer, ' '), 'EX', 172800)
+
+    return answer
+end
+
+local function ibp_refused(key)
+    local seen = redis.call('GET', key)
+    local answer = {}
+
+    if not seen or string.sub(seen, 1, 8) ~= 'refused ' then
+        return nil
+    end
+
+    for word in string.gmatch(seen, '%S+') do
+        table.insert(answer, word)
+    end
+
+    return answer
+end
+
 -- checks the arguments every script gets the same way
 local function ibp_check_time(now)
     if not string.match(now or '', '^[0-9]+$') then

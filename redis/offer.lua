@@ -5,6 +5,7 @@
 -- KEYS[1]  ibp:{SENDER}:wallet
 -- KEYS[2]  ibp:{SENDER}:transfer:UPDATE   hash: to, name, amount, expires,
 --                                         status
+-- KEYS[3]  ibp:{SENDER}:update:UPDATE     a refusal, kept for repeats
 -- ARGV[1]  "create" or "cancel"
 -- ARGV[2]  recipient id                   (create)
 -- ARGV[3]  amount                         (create)
@@ -42,16 +43,22 @@ if offer[4] then
     return {'dup', offer[1], offer[2], offer[3], offer[4]}
 end
 
+local refused = ibp_refused(KEYS[3])
+
+if refused then
+    return refused
+end
+
 local amount = ibp_amount(ARGV[3])
 
 if amount == nil or amount > ibp_amount(ARGV[5]) then
-    return ibp_refuse('amount')
+    return ibp_refuse_once(KEYS[3], 'amount')
 end
 
 local w = ibp_wallet(KEYS[1])
 
 if w.balance < amount then
-    return ibp_refuse('funds', ibp_fmt(w.balance))
+    return ibp_refuse_once(KEYS[3], 'funds', ibp_fmt(w.balance))
 end
 
 redis.call('HSET', KEYS[2], 'to', ARGV[2], 'name', ARGV[6],

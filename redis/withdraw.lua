@@ -8,6 +8,7 @@
 --                                   day, by
 -- KEYS[4]  ibp:{PLAYER}:daily       hash: YYYYMMDD -> amount requested
 -- KEYS[5]  ibp:{PLAYER}:ask         the question the bot is waiting on
+-- KEYS[6]  ibp:{PLAYER}:update:UPDATE   a refusal, kept for repeats
 -- ARGV[1]  amount
 -- ARGV[2]  destination
 -- ARGV[3]  update_id
@@ -21,7 +22,8 @@
 -- Returns {"ok", id, amount, balance, destination} for a new withdrawal,
 -- {"dup", id, amount, balance, destination, status} for an update seen
 -- before, or a refusal: {"refused", "amount"}, {"refused", "funds",
--- balance}, {"refused", "daily", limit, left}.
+-- balance}, {"refused", "daily", limit, left}.  A refused update gets the
+-- same refusal when it comes again, whatever the wallet holds by then.
 
 local amount = ibp_amount(ARGV[1])
 local dest, update, now, day = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -44,19 +46,25 @@ if seen[1] then
     return {'dup', seen[1], seen[2], ibp_fmt(w.balance), seen[3], seen[4]}
 end
 
+local refused = ibp_refused(KEYS[6])
+
+if refused then
+    return refused
+end
+
 if amount == nil or amount < min or amount > max then
-    return ibp_refuse('amount')
+    return ibp_refuse_once(KEYS[6], 'amount')
 end
 
 if w.balance < amount then
-    return ibp_refuse('funds', ibp_fmt(w.balance))
+    return ibp_refuse_once(KEYS[6], 'funds', ibp_fmt(w.balance))
 end
 
 local today = tonumber(redis.call('HGET', KEYS[4], day) or '0')
 
 if today + amount > limit then
-    return ibp_refuse('daily', ibp_fmt(limit),
-                      ibp_fmt(math.max(limit - today, 0)))
+    return ibp_refuse_once(KEYS[6], 'daily', ibp_fmt(limit),
+                           ibp_fmt(math.max(limit - today, 0)))
 end
 
 w.balance = w.balance - amount
