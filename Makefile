@@ -7,7 +7,8 @@ BUILD    := $(CURDIR)/build
 MODULE   := $(BUILD)/ngx_http_inbotpay_module.so
 GEN      := $(BUILD)/gen/ngx_http_inbotpay_scripts.c
 SCRIPTS  := redis/start.lua redis/deposit.lua redis/withdraw.lua \
-	    redis/settle.lua redis/offer.lua redis/transfer.lua redis/refund.lua
+	    redis/settle.lua redis/offer.lua redis/transfer.lua redis/refund.lua \
+	    redis/game.lua
 PRELUDE  := redis/ledger.lua
 SOURCES  := $(wildcard ngx_inbotpay_module/*.c ngx_inbotpay_module/*.h)
 

@@ -33,7 +33,11 @@
 #define NGX_HTTP_INBOTPAY_SCRIPT_OFFER     4
 #define NGX_HTTP_INBOTPAY_SCRIPT_TRANSFER  5
 #define NGX_HTTP_INBOTPAY_SCRIPT_REFUND    6
-#define NGX_HTTP_INBOTPAY_SCRIPT_N         7
+#define NGX_HTTP_INBOTPAY_SCRIPT_GAME      7
+#define NGX_HTTP_INBOTPAY_SCRIPT_N         8
+
+/* the cash desk's list of pending withdrawals, one key for all players */
+#define NGX_HTTP_INBOTPAY_PENDING_KEY  "ibp:withdrawals:pending"
 
 /* "⭐", U+2B50 */
 #define NGX_HTTP_INBOTPAY_STAR  "\xe2\xad\x90"
@@ -201,7 +205,7 @@ ngx_int_t ngx_http_inbotpay_wallet_ask(ngx_http_inbotpay_ctx_t *ctx);
 ngx_int_t ngx_http_inbotpay_wallet_withdraw_button(
     ngx_http_inbotpay_ctx_t *ctx, int64_t amount);
 ngx_int_t ngx_http_inbotpay_wallet_settle(ngx_http_inbotpay_ctx_t *ctx,
-    int64_t player, int64_t withdrawal, char *action);
+    int64_t player, int64_t withdrawal, char *action, ngx_str_t *reference);
 ngx_int_t ngx_http_inbotpay_wallet_send(ngx_http_inbotpay_ctx_t *ctx,
     ngx_str_t *args);
 ngx_int_t ngx_http_inbotpay_wallet_confirm(ngx_http_inbotpay_ctx_t *ctx,

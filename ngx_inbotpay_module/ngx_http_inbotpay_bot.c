@@ -54,6 +54,7 @@ static ngx_int_t ngx_http_inbotpay_bot_refuse_checkout(
 
 
 static ngx_str_t  ngx_http_inbotpay_private = ngx_string("private");
+static ngx_str_t  ngx_http_inbotpay_empty = ngx_string("");
 
 
 ngx_int_t
@@ -216,7 +217,8 @@ ngx_http_inbotpay_bot_callback(ngx_http_inbotpay_ctx_t *ctx)
     {
         ctx->peer = ctx->player;
         return ngx_http_inbotpay_wallet_settle(ctx, ctx->player, n,
-                                               "cancelled");
+                                               "cancelled",
+                                               &ngx_http_inbotpay_empty);
     }
 
     if (data->len > 5 && ngx_strncmp(data->data, "wdok:", 5) == 0) {
@@ -308,7 +310,8 @@ ngx_http_inbotpay_bot_settle_press(ngx_http_inbotpay_ctx_t *ctx,
 
     ctx->peer = player;
 
-    return ngx_http_inbotpay_wallet_settle(ctx, player, withdrawal, action);
+    return ngx_http_inbotpay_wallet_settle(ctx, player, withdrawal, action,
+                                           &ngx_http_inbotpay_empty);
 }
 
 

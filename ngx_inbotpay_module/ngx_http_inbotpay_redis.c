@@ -78,6 +78,7 @@ extern ngx_str_t  ngx_http_inbotpay_script_settle;
 extern ngx_str_t  ngx_http_inbotpay_script_offer;
 extern ngx_str_t  ngx_http_inbotpay_script_transfer;
 extern ngx_str_t  ngx_http_inbotpay_script_refund;
+extern ngx_str_t  ngx_http_inbotpay_script_game;
 
 
 /* in the order of the NGX_HTTP_INBOTPAY_SCRIPT_* numbers */
@@ -90,6 +91,7 @@ static ngx_http_inbotpay_script_t  ngx_http_inbotpay_scripts[] = {
     { &ngx_http_inbotpay_script_offer, "" },
     { &ngx_http_inbotpay_script_transfer, "" },
     { &ngx_http_inbotpay_script_refund, "" },
+    { &ngx_http_inbotpay_script_game, "" },
 };
 
 

@@ -270,7 +270,7 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
 {
     int64_t                        p;
     ngx_tm_t                       tm;
-    ngx_str_t                      argv[15], *a;
+    ngx_str_t                      argv[16], *a;
     ngx_http_inbotpay_srv_conf_t  *iscf;
 
     iscf = ctx->conf;
@@ -280,7 +280,7 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
 
     /* keys first, then the script's arguments */
 
-    a = &argv[6];
+    a = &argv[7];
 
     if (ngx_http_inbotpay_bot_int(ctx, &a[0], amount) != NGX_OK
         || ngx_http_inbotpay_bot_int(ctx, &a[2], ctx->update.update_id)
@@ -313,10 +313,11 @@ ngx_http_inbotpay_wallet_withdraw_run(ngx_http_inbotpay_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_str_set(&argv[6], NGX_HTTP_INBOTPAY_PENDING_KEY);
     a[1] = *dest;
 
     return ngx_http_inbotpay_bot_redis(ctx, NGX_HTTP_INBOTPAY_SCRIPT_WITHDRAW,
-                                       6, 15, argv,
+                                       7, 16, argv,
                                        ngx_http_inbotpay_wallet_withdrawn);
 }
 
@@ -430,9 +431,9 @@ ngx_http_inbotpay_wallet_withdrawn(ngx_http_inbotpay_ctx_t *ctx,
 
 ngx_int_t
 ngx_http_inbotpay_wallet_settle(ngx_http_inbotpay_ctx_t *ctx, int64_t player,
-    int64_t update, char *action)
+    int64_t update, char *action, ngx_str_t *reference)
 {
-    ngx_str_t  argv[7], number;
+    ngx_str_t  argv[9], number;
 
     ctx->peer = player;
     ctx->text.data = (u_char *) action;
@@ -447,16 +448,18 @@ ngx_http_inbotpay_wallet_settle(ngx_http_inbotpay_ctx_t *ctx, int64_t player,
            != NGX_OK
         || ngx_http_inbotpay_bot_key(ctx, &argv[3], player, "daily", NULL)
            != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[5], ctx->player) != NGX_OK
-        || ngx_http_inbotpay_bot_int(ctx, &argv[6], ngx_time()) != NGX_OK)
+        || ngx_http_inbotpay_bot_int(ctx, &argv[6], ctx->player) != NGX_OK
+        || ngx_http_inbotpay_bot_int(ctx, &argv[7], ngx_time()) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    argv[4] = ctx->text;
+    ngx_str_set(&argv[4], NGX_HTTP_INBOTPAY_PENDING_KEY);
+    argv[5] = ctx->text;
+    argv[8] = *reference;
 
     return ngx_http_inbotpay_bot_redis(ctx, NGX_HTTP_INBOTPAY_SCRIPT_SETTLE,
-                                       4, 7, argv,
+                                       5, 9, argv,
                                        ngx_http_inbotpay_wallet_settled);
 }
 

@@ -1,6 +1,9 @@
 -- Opens a withdrawal: moves the amount from balance to held and records
 -- the request, once per update.
 --
+-- KEYS[7] lies outside the player's hash slot: on Redis Cluster the cash
+-- desk's list of pending withdrawals needs a home of its own.
+--
 -- KEYS[1]  ibp:{PLAYER}:wallet
 -- KEYS[2]  ibp:{PLAYER}:ledger
 -- KEYS[3]  ibp:{PLAYER}:wd:UPDATE   hash: id, player, amount, destination,
@@ -9,6 +12,8 @@
 -- KEYS[4]  ibp:{PLAYER}:daily       hash: YYYYMMDD -> amount requested
 -- KEYS[5]  ibp:{PLAYER}:ask         the question the bot is waiting on
 -- KEYS[6]  ibp:{PLAYER}:update:UPDATE   a refusal, kept for repeats
+-- KEYS[7]  ibp:withdrawals:pending  hash: "PLAYER:UPDATE" -> the pending
+--                                   withdrawal as JSON, for the cash desk
 -- ARGV[1]  amount
 -- ARGV[2]  destination
 -- ARGV[3]  update_id
@@ -80,6 +85,12 @@ redis.call('HSET', KEYS[3], 'id', id, 'player', ARGV[9],
            'amount', ibp_fmt(amount), 'destination', dest,
            'status', 'pending', 'created', now,
            'update', update, 'day', day)
+
+redis.call('HSET', KEYS[7], ARGV[9] .. ':' .. update,
+           '{"player":' .. ARGV[9] .. ',"withdrawal":' .. update
+           .. ',"id":' .. id .. ',"amount":' .. ibp_fmt(amount)
+           .. ',"destination":' .. cjson.encode(dest)
+           .. ',"created":' .. now .. '}')
 
 redis.call('HINCRBY', KEYS[4], day, amount)
 redis.call('EXPIRE', KEYS[4], 172800)

@@ -76,5 +76,5 @@ sub script_shas {
     my $prelude = $read->('ledger');
 
     return map { Digest::SHA::sha1_hex($prelude . $read->($_)) }
-        qw(start deposit withdraw settle offer transfer refund);
+        qw(start deposit withdraw settle offer transfer refund game);
 }
