@@ -86,6 +86,8 @@ typedef struct {
     ngx_str_t                       secret;
     u_char                          secret_hash[32];
     ngx_str_t                       invoice_key;
+    ngx_str_t                       api_key;
+    time_t                          api_window;
     ngx_str_t                       bot_api;
     ngx_str_t                       bot_username;
     ngx_str_t                       currency;
@@ -103,6 +105,7 @@ typedef struct {
     time_t                          transfer_ttl;
 
     unsigned                        webhook:1;
+    unsigned                        api:1;
 } ngx_http_inbotpay_srv_conf_t;
 
 
@@ -137,14 +140,83 @@ struct ngx_http_inbotpay_ctx_s {
     /* state carried from one Redis reply to the next command */
     int64_t                         peer;
     int64_t                         amount;
+    int64_t                         item;
     ngx_str_t                       name;
     ngx_str_t                       text;
+    ngx_str_t                       reference;
+
+    /* what the request counts as in the metrics */
+    ngx_uint_t                      metric;
+
+    /* why a backend API request was refused */
+    char                           *error;
+
+    /* the Bot API method the webhook reply carries */
+    char                           *reply_method;
+
+    /* a request to the backend API rather than a Telegram update */
+    unsigned                        api:1;
 };
 
 
-/* the module */
+/* the module: ngx_http_inbotpay_module.c */
 
 extern ngx_module_t  ngx_http_inbotpay_module;
+
+ngx_http_inbotpay_ctx_t *ngx_http_inbotpay_ctx_create(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_inbotpay_header(ngx_http_request_t *r,
+    ngx_str_t *name);
+u_char *ngx_http_inbotpay_read_body(ngx_http_request_t *r, size_t *len);
+
+
+/* the backend API: ngx_http_inbotpay_api.c */
+
+ngx_int_t ngx_http_inbotpay_api_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_inbotpay_api_settled(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_str_t *f);
+ngx_int_t ngx_http_inbotpay_api_error(ngx_http_inbotpay_ctx_t *ctx,
+    ngx_uint_t status, char *code, char *message);
+
+
+/* metrics: ngx_http_inbotpay_status.c */
+
+#define NGX_HTTP_INBOTPAY_METRIC_INVALID       5
+#define NGX_HTTP_INBOTPAY_METRIC_UNAUTHORIZED  6
+#define NGX_HTTP_INBOTPAY_METRIC_KINDS         7
+
+#define NGX_HTTP_INBOTPAY_MONEY_DEPOSIT     0
+#define NGX_HTTP_INBOTPAY_MONEY_WITHDRAWAL  1
+#define NGX_HTTP_INBOTPAY_MONEY_SETTLE      2
+#define NGX_HTTP_INBOTPAY_MONEY_TRANSFER    3
+#define NGX_HTTP_INBOTPAY_MONEY_REFUND      4
+#define NGX_HTTP_INBOTPAY_MONEY_BET         5
+#define NGX_HTTP_INBOTPAY_MONEY_WIN         6
+#define NGX_HTTP_INBOTPAY_MONEY_ROLLBACK    7
+#define NGX_HTTP_INBOTPAY_MONEY_ADJUST      8
+#define NGX_HTTP_INBOTPAY_MONEY_KINDS       9
+
+#define NGX_HTTP_INBOTPAY_OUTCOME_OK        0
+#define NGX_HTTP_INBOTPAY_OUTCOME_REPEAT    1
+#define NGX_HTTP_INBOTPAY_OUTCOME_REFUSED   2
+#define NGX_HTTP_INBOTPAY_OUTCOME_ERROR     3
+#define NGX_HTTP_INBOTPAY_OUTCOMES          4
+
+#define NGX_HTTP_INBOTPAY_REDIS_TIMEOUT     0
+#define NGX_HTTP_INBOTPAY_REDIS_DISCONNECT  1
+#define NGX_HTTP_INBOTPAY_REDIS_CONNECT     2
+
+ngx_int_t ngx_http_inbotpay_status_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_inbotpay_status_handler(ngx_http_request_t *r);
+void ngx_http_inbotpay_count_money(ngx_uint_t kind, ngx_uint_t outcome,
+    int64_t amount);
+void ngx_http_inbotpay_count_money_str(ngx_uint_t kind, ngx_str_t *outcome,
+    ngx_str_t *amount);
+void ngx_http_inbotpay_count_redis(uint64_t usec);
+void ngx_http_inbotpay_count_redis_error(ngx_uint_t kind);
+void ngx_http_inbotpay_count_connection(ngx_int_t delta);
+void ngx_http_inbotpay_count_botapi(char *method, ngx_uint_t ok,
+    ngx_uint_t reply);
+uint64_t ngx_http_inbotpay_usec(void);
 
 
 /* Redis: ngx_http_inbotpay_redis.c */

@@ -700,6 +700,9 @@ ngx_http_inbotpay_bot_payment(ngx_http_inbotpay_ctx_t *ctx)
     }
 
     if (why) {
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_DEPOSIT,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_REFUSED, 0);
+
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                       "inbotpay: payment by player %L, charge \"%V\", "
                       "%L %V not credited: %s", ctx->player, &sp->charge_id,
@@ -752,6 +755,8 @@ ngx_http_inbotpay_bot_paid(ngx_http_inbotpay_ctx_t *ctx, redisReply *reply)
     sp = &ctx->update.successful_payment;
 
     if (reply == NULL) {
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_DEPOSIT,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
         return;
     }
@@ -772,9 +777,14 @@ ngx_http_inbotpay_bot_paid(ngx_http_inbotpay_ctx_t *ctx, redisReply *reply)
                       "failed: %s", ctx->player, &sp->charge_id,
                       reply->type == REDIS_REPLY_ERROR ? reply->str
                                                        : "unexpected reply");
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_DEPOSIT,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, NGX_HTTP_SERVICE_UNAVAILABLE);
         return;
     }
+
+    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_DEPOSIT,
+                                      &status, &amount);
 
     if (status.len == 2 && ngx_strncmp(status.data, "ok", 2) == 0) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,

@@ -183,6 +183,64 @@ ngx_http_inbotpay_invoice_verify(ngx_str_t *payload, ngx_str_t *key,
 }
 
 
+/*
+ * A backend API request is signed with HMAC-SHA256 over "TIMESTAMP.BODY",
+ * sent as 64 hex digits (either case).
+ */
+
+ngx_int_t
+ngx_http_inbotpay_api_verify(ngx_str_t *key, ngx_str_t *timestamp,
+    u_char *body, size_t len, ngx_str_t *signature)
+{
+    size_t         i;
+    u_char         c;
+    HMAC_CTX      *hmac;
+    unsigned int   mac_len;
+    u_char         mac[EVP_MAX_MD_SIZE], expect[64], got[64];
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    if (signature->len != 64) {
+        return NGX_DECLINED;
+    }
+
+    hmac = HMAC_CTX_new();
+    if (hmac == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (HMAC_Init_ex(hmac, key->data, (int) key->len, EVP_sha256(), NULL)
+        != 1
+        || HMAC_Update(hmac, timestamp->data, timestamp->len) != 1
+        || HMAC_Update(hmac, (u_char *) ".", 1) != 1
+        || HMAC_Update(hmac, body, len) != 1
+        || HMAC_Final(hmac, mac, &mac_len) != 1
+        || mac_len != 32)
+    {
+        HMAC_CTX_free(hmac);
+        return NGX_ERROR;
+    }
+
+    HMAC_CTX_free(hmac);
+
+    for (i = 0; i < 32; i++) {
+        expect[2 * i] = hex[mac[i] >> 4];
+        expect[2 * i + 1] = hex[mac[i] & 0xf];
+    }
+
+    for (i = 0; i < 64; i++) {
+        c = signature->data[i];
+        got[i] = (c >= 'A' && c <= 'F') ? (u_char) (c | 0x20) : c;
+    }
+
+    if (CRYPTO_memcmp(expect, got, 64) != 0) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 /* a decimal number followed by a dot */
 
 static u_char *

@@ -39,6 +39,9 @@ size_t ngx_http_inbotpay_invoice_sign(u_char *out, ngx_str_t *key,
 ngx_int_t ngx_http_inbotpay_invoice_verify(ngx_str_t *payload,
     ngx_str_t *key, ngx_str_t *currency, ngx_http_inbotpay_invoice_t *inv);
 
+ngx_int_t ngx_http_inbotpay_api_verify(ngx_str_t *key, ngx_str_t *timestamp,
+    u_char *body, size_t len, ngx_str_t *signature);
+
 ngx_int_t ngx_http_inbotpay_parse_amount(u_char *p, size_t len, int64_t max,
     int64_t *amount);
 ngx_int_t ngx_http_inbotpay_parse_command(ngx_str_t *text,

@@ -16,13 +16,9 @@
 
 
 static ngx_int_t ngx_http_inbotpay_webhook_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
-    ngx_http_inbotpay_srv_conf_t *iscf);
 static ngx_int_t ngx_http_inbotpay_refuse(ngx_http_request_t *r,
     ngx_uint_t status);
 static void ngx_http_inbotpay_webhook_body(ngx_http_request_t *r);
-static u_char *ngx_http_inbotpay_read_body(ngx_http_request_t *r,
-    size_t *len);
 static void ngx_http_inbotpay_cleanup(void *data);
 
 static ngx_int_t ngx_http_inbotpay_init_module(ngx_cycle_t *cycle);
@@ -40,7 +36,7 @@ static char *ngx_http_inbotpay_read_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_inbotpay_ids(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_inbotpay_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_inbotpay_location(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -172,9 +168,37 @@ static ngx_command_t  ngx_http_inbotpay_commands[] = {
       offsetof(ngx_http_inbotpay_srv_conf_t, transfer_ttl),
       NULL },
 
+    { ngx_string("inbotpay_api_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_inbotpay_read_file,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, api_key),
+      NULL },
+
+    { ngx_string("inbotpay_api_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_inbotpay_srv_conf_t, api_window),
+      NULL },
+
+    { ngx_string("inbotpay_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_inbotpay_location,
+      0,
+      1,
+      NULL },
+
+    { ngx_string("inbotpay_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_inbotpay_location,
+      0,
+      2,
+      NULL },
+
     { ngx_string("inbotpay_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_inbotpay_webhook,
+      ngx_http_inbotpay_location,
       0,
       0,
       NULL },
@@ -185,7 +209,7 @@ static ngx_command_t  ngx_http_inbotpay_commands[] = {
 
 static ngx_http_module_t  ngx_http_inbotpay_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_inbotpay_status_init,         /* postconfiguration */
 
     ngx_http_inbotpay_create_main_conf,    /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -224,16 +248,30 @@ static ngx_str_t  ngx_http_inbotpay_secret_header =
 static ngx_int_t
 ngx_http_inbotpay_webhook_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                      rc;
-    ngx_http_inbotpay_srv_conf_t  *iscf;
+    ngx_int_t                 rc;
+    ngx_table_elt_t          *h;
+    ngx_http_inbotpay_ctx_t  *ctx;
 
-    iscf = ngx_http_get_module_srv_conf(r, ngx_http_inbotpay_module);
+    ctx = ngx_http_inbotpay_ctx_create(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    if (ngx_http_inbotpay_check_secret(r, iscf) != NGX_OK) {
+    ctx->metric = NGX_HTTP_INBOTPAY_METRIC_UNAUTHORIZED;
+
+    h = ngx_http_inbotpay_header(r, &ngx_http_inbotpay_secret_header);
+
+    if (h == NULL
+        || ngx_http_inbotpay_secret_check(ctx->conf->secret_hash,
+                                          h->value.data, h->value.len)
+           != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "inbotpay: webhook secret missing or wrong");
         return ngx_http_inbotpay_refuse(r, NGX_HTTP_UNAUTHORIZED);
     }
+
+    ctx->metric = NGX_HTTP_INBOTPAY_METRIC_INVALID;
 
     if (r->method != NGX_HTTP_POST) {
         return ngx_http_inbotpay_refuse(r, NGX_HTTP_NOT_ALLOWED);
@@ -249,9 +287,47 @@ ngx_http_inbotpay_webhook_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
-    ngx_http_inbotpay_srv_conf_t *iscf)
+/*
+ * The context of every request the module serves: its configuration, its
+ * Redis command, its metrics, and a log handler that masks the bot token
+ * in error-log lines about its Bot API subrequests.
+ */
+
+ngx_http_inbotpay_ctx_t *
+ngx_http_inbotpay_ctx_create(ngx_http_request_t *r)
+{
+    ngx_http_cleanup_t       *cln;
+    ngx_http_inbotpay_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_inbotpay_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_inbotpay_cleanup;
+    cln->data = ctx;
+
+    ctx->request = r;
+    ctx->conf = ngx_http_get_module_srv_conf(r, ngx_http_inbotpay_module);
+
+    ngx_http_set_ctx(r, ctx, ngx_http_inbotpay_module);
+
+    ctx->log_handler = r->log_handler;
+    r->log_handler = ngx_http_inbotpay_tg_log_error;
+
+    return ctx;
+}
+
+
+/* the first request header of that name */
+
+ngx_table_elt_t *
+ngx_http_inbotpay_header(ngx_http_request_t *r, ngx_str_t *name)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -264,7 +340,7 @@ ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
 
         if (i >= part->nelts) {
             if (part->next == NULL) {
-                break;
+                return NULL;
             }
 
             part = part->next;
@@ -272,21 +348,12 @@ ngx_http_inbotpay_check_secret(ngx_http_request_t *r,
             i = 0;
         }
 
-        if (h[i].key.len != ngx_http_inbotpay_secret_header.len
-            || ngx_strncasecmp(h[i].key.data,
-                               ngx_http_inbotpay_secret_header.data,
-                               h[i].key.len)
-               != 0)
+        if (h[i].key.len == name->len
+            && ngx_strncasecmp(h[i].key.data, name->data, name->len) == 0)
         {
-            continue;
+            return &h[i];
         }
-
-        return ngx_http_inbotpay_secret_check(iscf->secret_hash,
-                                              h[i].value.data,
-                                              h[i].value.len);
     }
-
-    return NGX_DECLINED;
 }
 
 
@@ -329,31 +396,18 @@ ngx_http_inbotpay_refuse(ngx_http_request_t *r, ngx_uint_t status)
 static void
 ngx_http_inbotpay_webhook_body(ngx_http_request_t *r)
 {
-    u_char                        *body, *arena;
-    size_t                         len;
-    ngx_int_t                      rc;
-    ngx_http_cleanup_t            *cln;
-    ngx_http_inbotpay_ctx_t       *ctx;
+    u_char                   *body, *arena;
+    size_t                    len;
+    ngx_int_t                 rc;
+    ngx_http_inbotpay_ctx_t  *ctx;
 
-    if (r->request_body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_BAD_REQUEST);
-        return;
-    }
+    ctx = ngx_http_get_module_ctx(r, ngx_http_inbotpay_module);
 
     body = ngx_http_inbotpay_read_body(r, &len);
     if (body == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_inbotpay_ctx_t));
-    if (ctx == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ctx->request = r;
-    ctx->conf = ngx_http_get_module_srv_conf(r, ngx_http_inbotpay_module);
 
     arena = ngx_pnalloc(r->pool, len + 1);
     if (arena == NULL) {
@@ -375,21 +429,7 @@ ngx_http_inbotpay_webhook_body(ngx_http_request_t *r)
         return;
     }
 
-    cln = ngx_http_cleanup_add(r, 0);
-    if (cln == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    cln->handler = ngx_http_inbotpay_cleanup;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_inbotpay_module);
-
-    /* the Bot API client masks the token in error-log lines of this request */
-
-    ctx->log_handler = r->log_handler;
-    r->log_handler = ngx_http_inbotpay_tg_log_error;
+    ctx->metric = ctx->update.kind;
 
     rc = ngx_http_inbotpay_bot_handle(ctx);
 
@@ -403,7 +443,7 @@ ngx_http_inbotpay_webhook_body(ngx_http_request_t *r)
 
 /* the whole body in one piece, from memory buffers or the temporary file */
 
-static u_char *
+u_char *
 ngx_http_inbotpay_read_body(ngx_http_request_t *r, size_t *len)
 {
     u_char       *body, *p;
@@ -413,6 +453,11 @@ ngx_http_inbotpay_read_body(ngx_http_request_t *r, size_t *len)
     ngx_chain_t  *cl;
 
     size = 0;
+
+    if (r->request_body == NULL) {
+        *len = 0;
+        return (u_char *) "";
+    }
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
@@ -564,6 +609,7 @@ ngx_http_inbotpay_create_srv_conf(ngx_conf_t *cf)
      *     iscf->token = { 0, NULL };
      *     iscf->secret = { 0, NULL };
      *     iscf->invoice_key = { 0, NULL };
+     *     iscf->api_key = { 0, NULL };
      *     iscf->bot_api = { 0, NULL };
      *     iscf->bot_username = { 0, NULL };
      *     iscf->currency = { 0, NULL };
@@ -580,6 +626,7 @@ ngx_http_inbotpay_create_srv_conf(ngx_conf_t *cf)
     iscf->withdraw_daily = NGX_CONF_UNSET;
     iscf->transfer_max = NGX_CONF_UNSET;
     iscf->transfer_ttl = NGX_CONF_UNSET;
+    iscf->api_window = NGX_CONF_UNSET;
 
     return iscf;
 }
@@ -598,7 +645,7 @@ ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->redis = prev->redis;
     }
 
-    if (conf->redis == NULL && conf->webhook) {
+    if (conf->redis == NULL && (conf->webhook || conf->api)) {
         conf->redis = ngx_http_inbotpay_redis_add(cf,
                                             &ngx_http_inbotpay_default_redis);
         if (conf->redis == NULL) {
@@ -628,6 +675,14 @@ ngx_http_inbotpay_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
                          1000000);
     ngx_conf_merge_value(conf->transfer_max, prev->transfer_max, 100000);
     ngx_conf_merge_sec_value(conf->transfer_ttl, prev->transfer_ttl, 300);
+    ngx_conf_merge_sec_value(conf->api_window, prev->api_window, 300);
+    ngx_conf_merge_str_value(conf->api_key, prev->api_key, "");
+
+    if (conf->api && conf->api_key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "inbotpay_api needs inbotpay_api_secret_file");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->admins == NULL) {
         conf->admins = prev->admins;
@@ -962,17 +1017,32 @@ ngx_http_inbotpay_ids(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* inbotpay_webhook, inbotpay_api and inbotpay_status: the location's handler */
+
 static char *
-ngx_http_inbotpay_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_inbotpay_location(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_inbotpay_srv_conf_t  *iscf;
 
     iscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_inbotpay_module);
-    iscf->webhook = 1;
-
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_inbotpay_webhook_handler;
+
+    switch (cmd->offset) {
+
+    case 0:
+        iscf->webhook = 1;
+        clcf->handler = ngx_http_inbotpay_webhook_handler;
+        break;
+
+    case 1:
+        iscf->api = 1;
+        clcf->handler = ngx_http_inbotpay_api_handler;
+        break;
+
+    default:
+        clcf->handler = ngx_http_inbotpay_status_handler;
+    }
 
     return NGX_CONF_OK;
 }

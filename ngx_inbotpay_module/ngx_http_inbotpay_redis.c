@@ -40,6 +40,7 @@ typedef struct {
     int                             argc;
     const char                    **argv;
     size_t                         *argvlen;
+    uint64_t                        start;
     unsigned                        resent:1;
 } ngx_http_inbotpay_redis_cmd_t;
 
@@ -215,6 +216,10 @@ ngx_http_inbotpay_redis_stop(ngx_http_inbotpay_redis_t *rd)
     ac = rd->ac;
 
     if (ac) {
+        if (rd->connected) {
+            ngx_http_inbotpay_count_connection(-1);
+        }
+
         rd->ac = NULL;
         rd->connected = 0;
         redisAsyncFree(ac);
@@ -301,6 +306,8 @@ ngx_http_inbotpay_redis_connected(const redisAsyncContext *ac, int status)
 
         /* hiredis frees the context after this callback returns */
 
+        ngx_http_inbotpay_count_redis_error(NGX_HTTP_INBOTPAY_REDIS_CONNECT);
+
         if (rd->backoff == 0) {
             ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                           "inbotpay: redis \"%V\" connect failed: %s",
@@ -323,6 +330,8 @@ ngx_http_inbotpay_redis_connected(const redisAsyncContext *ac, int status)
 
     rd->connected = 1;
     rd->backoff = 0;
+
+    ngx_http_inbotpay_count_connection(1);
 }
 
 
@@ -341,6 +350,12 @@ ngx_http_inbotpay_redis_disconnected(const redisAsyncContext *ac,
     ngx_log_error(NGX_LOG_ERR, rd->log, 0,
                   "inbotpay: redis \"%V\" connection lost: %s",
                   &rd->addr, ac->err ? ac->errstr : "closed");
+
+    ngx_http_inbotpay_count_redis_error(NGX_HTTP_INBOTPAY_REDIS_DISCONNECT);
+
+    if (rd->connected) {
+        ngx_http_inbotpay_count_connection(-1);
+    }
 
     rd->ac = NULL;
     rd->connected = 0;
@@ -367,6 +382,10 @@ ngx_http_inbotpay_redis_drop(ngx_http_inbotpay_redis_t *rd)
 
     if (ac == NULL) {
         return;
+    }
+
+    if (rd->connected) {
+        ngx_http_inbotpay_count_connection(-1);
     }
 
     rd->ac = NULL;
@@ -556,6 +575,7 @@ ngx_http_inbotpay_redis_send(ngx_http_inbotpay_ctx_t *ctx, ngx_int_t script,
 
     ngx_add_timer(&cmd->timer, ctx->conf->redis_timeout);
 
+    cmd->start = ngx_http_inbotpay_usec();
     ctx->command = cmd;
     ctx->redis_handler = handler;
 
@@ -629,6 +649,10 @@ ngx_http_inbotpay_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         ngx_del_timer(&cmd->timer);
     }
 
+    if (reply) {
+        ngx_http_inbotpay_count_redis(ngx_http_inbotpay_usec() - cmd->start);
+    }
+
     ctx->command = NULL;
     ngx_free(cmd);
 
@@ -658,6 +682,8 @@ ngx_http_inbotpay_redis_timeout(ngx_event_t *ev)
     rd = cmd->redis;
 
     cmd->ctx = NULL;
+
+    ngx_http_inbotpay_count_redis_error(NGX_HTTP_INBOTPAY_REDIS_TIMEOUT);
 
     if (ctx) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log,

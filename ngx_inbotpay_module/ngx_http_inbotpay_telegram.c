@@ -49,6 +49,7 @@ ngx_http_inbotpay_tg_begin(ngx_http_inbotpay_ctx_t *ctx, char *method)
 
     if (method) {
         ngx_http_inbotpay_tg_key_cstr(g, "method", method);
+        ctx->reply_method = method;
     }
 
     return g;
@@ -147,6 +148,10 @@ ngx_http_inbotpay_tg_reply(ngx_http_inbotpay_ctx_t *ctx, yajl_gen g)
     body = ngx_http_inbotpay_tg_finish(r, g, &len);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->reply_method) {
+        ngx_http_inbotpay_count_botapi(ctx->reply_method, 1, 1);
     }
 
     ngx_str_set(&r->headers_out.content_type, "application/json");
@@ -311,9 +316,12 @@ ngx_http_inbotpay_tg_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ok = yajl_tree_get(root, ok_path, yajl_t_true);
 
     if (status == NGX_HTTP_OK && ok != NULL) {
+        ngx_http_inbotpay_count_botapi(call->method, 1, 0);
         yajl_tree_free(root);
         return rc;
     }
+
+    ngx_http_inbotpay_count_botapi(call->method, 0, 0);
 
     desc = yajl_tree_get(root, desc_path, yajl_t_string);
 

@@ -335,9 +335,14 @@ ngx_http_inbotpay_wallet_withdrawn(ngx_http_inbotpay_ctx_t *ctx,
 
     rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "withdrawal");
     if (rc != NGX_OK) {
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_WITHDRAWAL,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
     }
+
+    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_WITHDRAWAL,
+                                      &f[0], &f[2]);
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
 
@@ -475,7 +480,13 @@ ngx_http_inbotpay_wallet_settled(ngx_http_inbotpay_ctx_t *ctx,
 
     rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "settlement");
     if (rc != NGX_OK) {
-        ngx_http_inbotpay_tg_finalize(ctx, rc);
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_SETTLE,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
+        ngx_http_inbotpay_tg_finalize(ctx, ctx->api
+            ? ngx_http_inbotpay_api_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "unavailable",
+                                          "the wallet store is unavailable")
+            : rc);
         return;
     }
 
@@ -483,26 +494,43 @@ ngx_http_inbotpay_wallet_settled(ngx_http_inbotpay_ctx_t *ctx,
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
 
-        if (ngx_http_inbotpay_wallet_is(&f[1], "unknown")) {
-            ngx_http_inbotpay_tg_finalize(ctx,
-                ngx_http_inbotpay_bot_answer(ctx,
-                                         "This button is no longer valid."));
-            return;
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_SETTLE,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_REFUSED, 0);
+
+        if (ctx->api) {
+            rc = ngx_http_inbotpay_api_settled(ctx, f);
+
+        } else if (ngx_http_inbotpay_wallet_is(&f[1], "unknown")) {
+            rc = ngx_http_inbotpay_bot_answer(ctx,
+                                          "This button is no longer valid.");
+
+        } else {
+            p = ngx_slprintf(text, last, "Withdrawal #%V is already %V.",
+                             &f[2], &f[1]);
+            rc = ngx_http_inbotpay_bot_answer_text(ctx, text, p);
         }
 
-        p = ngx_slprintf(text, last, "Withdrawal #%V is already %V.",
-                         &f[2], &f[1]);
-
-        ngx_http_inbotpay_tg_finalize(ctx,
-            ngx_http_inbotpay_bot_answer_text(ctx, text, p));
+        ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
     }
 
-    /* {"ok", id, amount, balance, status, destination} */
+    /* {"ok" or "repeat", id, amount, balance, status, destination} */
+
+    if (ngx_http_inbotpay_wallet_is(&f[0], "repeat")) {
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_SETTLE,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_REPEAT, 0);
+        ngx_http_inbotpay_tg_finalize(ctx,
+                                      ngx_http_inbotpay_api_settled(ctx, f));
+        return;
+    }
+
+    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_SETTLE, &f[0],
+                                      &f[2]);
 
     ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
-                  "inbotpay: withdrawal #%V of %V for player %L %V by %L",
-                  &f[1], &f[2], ctx->peer, &f[4], ctx->player);
+                  "inbotpay: withdrawal #%V of %V for player %L %V by %L%s%V",
+                  &f[1], &f[2], ctx->peer, &f[4], ctx->player,
+                  ctx->reference.len ? ", reference " : "", &ctx->reference);
 
     if (ngx_http_inbotpay_wallet_is(&f[4], "cancelled")) {
         p = ngx_slprintf(text, last, "Withdrawal #%V of ", &f[1]);
@@ -523,8 +551,15 @@ ngx_http_inbotpay_wallet_settled(ngx_http_inbotpay_ctx_t *ctx,
 
     p = ngx_slprintf(text, last, "Withdrawal #%V of ", &f[1]);
     p = ngx_http_inbotpay_bot_money(ctx, p, &f[2]);
-    p = ngx_slprintf(p, last, " for player %L: %V (by %L).", ctx->peer,
-                     &f[4], ctx->player);
+
+    if (ctx->api) {
+        p = ngx_slprintf(p, last, " for player %L: %V (reference %V).",
+                         ctx->peer, &f[4], &ctx->reference);
+
+    } else {
+        p = ngx_slprintf(p, last, " for player %L: %V (by %L).", ctx->peer,
+                         &f[4], ctx->player);
+    }
 
     (void) ngx_http_inbotpay_wallet_ops(ctx, text, p, NULL, 0);
 
@@ -538,6 +573,12 @@ ngx_http_inbotpay_wallet_settled(ngx_http_inbotpay_ctx_t *ctx,
     }
 
     (void) ngx_http_inbotpay_bot_post(ctx, ctx->peer, text, p, NULL, 0);
+
+    if (ctx->api) {
+        ngx_http_inbotpay_tg_finalize(ctx,
+                                      ngx_http_inbotpay_api_settled(ctx, f));
+        return;
+    }
 
     p = ngx_slprintf(text, last, "Withdrawal #%V: %V.", &f[1], &f[4]);
 
@@ -919,9 +960,14 @@ ngx_http_inbotpay_wallet_transferred(ngx_http_inbotpay_ctx_t *ctx,
 
     rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "transfer");
     if (rc != NGX_OK) {
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_TRANSFER,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
     }
+
+    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_TRANSFER,
+                                      &f[0], &f[1]);
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
 
@@ -1273,9 +1319,14 @@ ngx_http_inbotpay_wallet_refunded(ngx_http_inbotpay_ctx_t *ctx,
 
     rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "refund");
     if (rc != NGX_OK) {
+        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_REFUND,
+                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
     }
+
+    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_REFUND,
+                                      &f[0], &f[1]);
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,

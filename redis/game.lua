@@ -181,7 +181,7 @@ if state == 'won' then
                                     extra .. ',"amount":0'))
 end
 
-if b[1] == nil then
+if not b[1] then
     redis.call('HSET', KEYS[4], 'kind', 'void', 'time', now)
 end
 

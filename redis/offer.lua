@@ -21,7 +21,7 @@
 local offer = redis.call('HMGET', KEYS[2], 'to', 'amount', 'name', 'status')
 
 if ARGV[1] == 'cancel' then
-    if offer[4] == nil then
+    if not offer[4] then
         return ibp_refuse('unknown')
     end
 

@@ -32,7 +32,7 @@ local r = redis.call('HMGET', KEYS[3], 'id', 'amount', 'status',
 local id, amount, status, dest, update, day = r[1], ibp_amount(r[2]),
                                               r[3], r[4], r[5], r[6]
 
-if id == nil or amount == nil then
+if not id or amount == nil then
     return ibp_refuse('unknown')
 end
 

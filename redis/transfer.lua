@@ -33,7 +33,7 @@ local offer = redis.call('HMGET', KEYS[5], 'to', 'amount', 'expires',
                          'status')
 local amount = ibp_amount(offer[2])
 
-if offer[4] == nil or offer[1] ~= recipient or amount == nil
+if not offer[4] or offer[1] ~= recipient or amount == nil
     or sender == recipient
 then
     return ibp_refuse('unknown')
