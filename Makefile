@@ -25,7 +25,7 @@ UNIT_CC  := cc -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter -g \
 UNIT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/*.c))
 
-.PHONY: all deps have-deps run test unit prove clean
+.PHONY: all deps have-deps run test unit audit prove clean
 
 all: $(MODULE)
 
@@ -72,6 +72,18 @@ $(BUILD)/unit/%: t/unit/%.c t/unit/unit.h $(PURE) $(BUILD)/Makefile
 
 unit: $(UNITS)
 	@for u in $(UNITS); do echo "# $$u"; $$u t/fixtures/telegram || exit 1; done
+
+# checks every wallet of a running Redis against its ledger and its
+# withdrawals (redis/audit.lua): fails unless the last line is "ok ..."
+REDIS_HOST ?= 127.0.0.1
+REDIS_PORT ?= 6379
+
+audit:
+	@out=$$(redis-cli -h $(REDIS_HOST) -p $(REDIS_PORT) --raw \
+	            --eval redis/audit.lua) \
+	     || { [ -z "$$out" ] || echo "$$out"; exit 1; }; \
+	 echo "$$out"; \
+	 [[ "$$(tail -n 1 <<< "$$out")" == "ok "* ]]
 
 prove: $(MODULE)
 	prove -r t/

@@ -19,9 +19,13 @@
 --     "pending".
 --
 -- Returns a list of lines: {"ok N wallets checked"} when all is well,
--- otherwise one line per problem,
+-- otherwise one line per problem, wallets in the order of their player
+-- ids,
 --     PLAYER: what is wrong (expected X, found Y)
--- and a last line "FAILED N mismatches".
+-- and a last line "FAILED N mismatches".  Where a wallet figure disagrees
+-- with its records, "expected" is what the records say (the ledger sum,
+-- the ledger length, the pending withdrawals) and "found" is the wallet.
+-- Of ids out of order only the first is named.
 --
 -- A script runs alone: the audit sees one moment of the data set, and
 -- Redis serves nobody else meanwhile.  It takes time in proportion to the
@@ -109,15 +113,17 @@ local function scan(pattern, each)
     until cursor == '0'
 end
 
--- HMGET, LLEN, LRANGE on a key of another type: an error, not a crash
-local function call(...)
-    local r = redis.pcall(...)
+-- the type of a key, when it is not the one expected
+local function wrong_type(key, want)
+    local t = redis.call('TYPE', key)
 
-    if type(r) == 'table' and r.err then
-        return nil, r.err
+    t = type(t) == 'table' and t.ok or t
+
+    if t ~= want and t ~= 'none' then
+        return t
     end
 
-    return r
+    return nil
 end
 
 local function audit(key)
@@ -128,12 +134,14 @@ local function audit(key)
 
     -- the wallet
 
-    local w, err = call('HMGET', key, 'balance', 'held', 'debt', 'seq')
+    local t = wrong_type(key, 'hash')
 
-    if not w then
-        problem(player, 'the wallet is not a hash', 'a hash', err)
+    if t then
+        problem(player, 'the wallet is not a hash', 'hash', t)
         return
     end
+
+    local w = redis.call('HMGET', key, 'balance', 'held', 'debt', 'seq')
 
     local fig = {}
 
@@ -154,12 +162,14 @@ local function audit(key)
     -- the ledger, a thousand entries at a time
 
     local ledger = prefix .. 'ledger'
-    local len, lerr = call('LLEN', ledger)
+    t = wrong_type(ledger, 'list')
 
-    if not len then
-        problem(player, 'the ledger is not a list', 'a list', lerr)
+    if t then
+        problem(player, 'the ledger is not a list', 'list', t)
         return
     end
+
+    local len = redis.call('LLEN', ledger)
 
     local sum, sum_ok, ids_ok = 0, true, true
     local pos = 0
@@ -217,8 +227,8 @@ local function audit(key)
         local total = fig.balance + fig.held - fig.debt
 
         if sum ~= total then
-            problem(player, 'ledger sum is not balance + held - debt',
-                    fmt(total), fmt(sum))
+            problem(player, 'balance + held - debt is not the ledger sum',
+                    fmt(sum), fmt(total))
         end
     end
 
@@ -232,11 +242,12 @@ local function audit(key)
     local pending, pending_ok = 0, true
 
     scan(glob_escape(prefix) .. 'wd:*', function(wd)
-        local r, werr = call('HMGET', wd, 'status', 'amount')
+        local wt = wrong_type(wd, 'hash')
+        local r = wt == nil and redis.call('HMGET', wd, 'status', 'amount')
 
-        if not r then
+        if wt then
             problem(player, string.sub(wd, #prefix + 1) .. ' is not a hash',
-                    'a hash', werr)
+                    'hash', wt)
             pending_ok = false
         elseif r[1] == 'pending' then
             local n = integer(r[2] or '')
@@ -258,7 +269,24 @@ local function audit(key)
     end
 end
 
-scan('ibp:\\{*\\}:wallet', audit)
+-- the wallets in the order of their player ids (digits: shorter first)
+local keys = {}
+
+scan('ibp:\\{*\\}:wallet', function(key)
+    table.insert(keys, key)
+end)
+
+table.sort(keys, function(a, b)
+    if #a ~= #b then
+        return #a < #b
+    end
+
+    return a < b
+end)
+
+for _, key in ipairs(keys) do
+    audit(key)
+end
 
 if #problems == 0 then
     return {'ok ' .. fmt(wallets) .. ' wallets checked'}

@@ -432,6 +432,13 @@ for my $pid (@P) {
 is_deeply [ sort @done_tx ], [ sort @outs ],
     N('the transfers marked done are the transfer_out entries');
 
+# the operators' audit (redis/audit.lua) agrees
+my ($rport, $lua) = ($t->redis_port, "$InBotPay::Test::REPO/redis/audit.lua");
+my @audit = `redis-cli -h 127.0.0.1 -p $rport --raw --eval $lua 2>&1`;
+chomp @audit;
+is_deeply \@audit, [ 'ok ' . @P . ' wallets checked' ],
+    N('redis/audit.lua: every wallet checked, no mismatch');
+
 $t->stop;
 
 done_testing;
