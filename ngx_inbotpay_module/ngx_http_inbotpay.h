@@ -167,6 +167,8 @@ ngx_http_inbotpay_ctx_t *ngx_http_inbotpay_ctx_create(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_inbotpay_header(ngx_http_request_t *r,
     ngx_str_t *name);
 u_char *ngx_http_inbotpay_read_body(ngx_http_request_t *r, size_t *len);
+ngx_int_t ngx_http_inbotpay_send(ngx_http_request_t *r, ngx_uint_t status,
+    char *type, u_char *body, size_t len);
 
 
 /* the backend API: ngx_http_inbotpay_api.c */
@@ -194,6 +196,7 @@ ngx_int_t ngx_http_inbotpay_api_error(ngx_http_inbotpay_ctx_t *ctx,
 #define NGX_HTTP_INBOTPAY_MONEY_ROLLBACK    7
 #define NGX_HTTP_INBOTPAY_MONEY_ADJUST      8
 #define NGX_HTTP_INBOTPAY_MONEY_KINDS       9
+#define NGX_HTTP_INBOTPAY_MONEY_NONE        NGX_HTTP_INBOTPAY_MONEY_KINDS
 
 #define NGX_HTTP_INBOTPAY_OUTCOME_OK        0
 #define NGX_HTTP_INBOTPAY_OUTCOME_REPEAT    1

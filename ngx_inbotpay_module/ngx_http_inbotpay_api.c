@@ -165,9 +165,11 @@ ngx_http_inbotpay_api_body(ngx_http_request_t *r)
         return;
     }
 
-    rc = ngx_http_inbotpay_api_authorize(ctx, body, len);
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, rc);
+    if (ngx_http_inbotpay_api_authorize(ctx, body, len) != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_inbotpay_api_error(ctx, NGX_HTTP_UNAUTHORIZED,
+                                        ctx->error, "the request is not "
+                                        "signed with the API key"));
         return;
     }
 
@@ -252,9 +254,8 @@ ngx_http_inbotpay_api_authorize(ngx_http_inbotpay_ctx_t *ctx, u_char *body,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "inbotpay: api request with a missing or stale "
                       "timestamp");
-        return ngx_http_inbotpay_api_error(ctx, NGX_HTTP_UNAUTHORIZED,
-                   "bad_timestamp",
-                   "X-InBotPay-Timestamp is missing or out of the window");
+        ctx->error = "bad_timestamp";
+        return NGX_DECLINED;
     }
 
     if (signature == NULL
@@ -265,8 +266,8 @@ ngx_http_inbotpay_api_authorize(ngx_http_inbotpay_ctx_t *ctx, u_char *body,
     {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "inbotpay: api request with a bad signature");
-        return ngx_http_inbotpay_api_error(ctx, NGX_HTTP_UNAUTHORIZED,
-                   "bad_signature", "X-InBotPay-Signature does not match");
+        ctx->error = "bad_signature";
+        return NGX_DECLINED;
     }
 
     return NGX_OK;
@@ -487,7 +488,7 @@ ngx_http_inbotpay_api_game_done(ngx_http_inbotpay_ctx_t *ctx,
 {
     u_char      *p, *last;
     yajl_val     root, balance;
-    ngx_str_t    outcome, answer;
+    ngx_str_t    outcome, answer, moved;
     ngx_uint_t   kind;
     u_char       text[NGX_HTTP_INBOTPAY_TEXT_LEN];
 
@@ -519,10 +520,12 @@ ngx_http_inbotpay_api_game_done(ngx_http_inbotpay_ctx_t *ctx,
         return;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
         || ngx_http_inbotpay_bot_reply_str(reply->element[0], &outcome)
            != NGX_OK
-        || reply->element[1]->type != REDIS_REPLY_STRING)
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || ngx_http_inbotpay_bot_reply_str(reply->element[2], &moved)
+           != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                       "inbotpay: transaction \"%V\" of player %L failed: %s",
@@ -545,8 +548,7 @@ ngx_http_inbotpay_api_game_done(ngx_http_inbotpay_ctx_t *ctx,
                   &ctx->reference, ctx->player, &answer);
 
     if (outcome.len == 2 && ngx_strncmp(outcome.data, "ok", 2) == 0) {
-        ngx_http_inbotpay_count_money(kind, NGX_HTTP_INBOTPAY_OUTCOME_OK,
-                                      ctx->amount);
+        ngx_http_inbotpay_count_money_str(kind, &outcome, &moved);
 
         if (kind == NGX_HTTP_INBOTPAY_MONEY_ADJUST) {
 
@@ -1065,7 +1067,7 @@ ngx_http_inbotpay_api_field(ngx_http_inbotpay_ctx_t *ctx, char *code,
         code = ctx->error;
     }
 
-    p = ngx_slprintf(message, message + sizeof(message) - 1, "%s \"%s\"",
+    p = ngx_slprintf(message, message + sizeof(message) - 1, "%s field %s",
                      code[0] == 'm' ? "missing" : "invalid", name);
     *p = '\0';
 
@@ -1095,42 +1097,15 @@ static ngx_int_t
 ngx_http_inbotpay_api_send(ngx_http_inbotpay_ctx_t *ctx, ngx_uint_t status,
     u_char *body, size_t len)
 {
-    u_char              *p;
-    ngx_int_t            rc;
-    ngx_buf_t           *b;
-    ngx_chain_t          out;
-    ngx_http_request_t  *r;
+    u_char  *p;
 
-    r = ctx->request;
-
-    p = ngx_pnalloc(r->pool, len);
-    b = ngx_calloc_buf(r->pool);
-
-    if (p == NULL || b == NULL) {
+    p = ngx_pnalloc(ctx->request->pool, len);
+    if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_memcpy(p, body, len);
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b->pos = p;
-    b->last = p + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_inbotpay_send(ctx->request, status, "application/json",
+                                  p, len);
 }

@@ -215,7 +215,9 @@ void
 ngx_http_inbotpay_count_money(ngx_uint_t kind, ngx_uint_t outcome,
     int64_t amount)
 {
-    if (ngx_http_inbotpay_metrics == NULL) {
+    if (ngx_http_inbotpay_metrics == NULL
+        || kind >= NGX_HTTP_INBOTPAY_MONEY_KINDS)
+    {
         return;
     }
 
@@ -346,7 +348,6 @@ ngx_http_inbotpay_status_handler(ngx_http_request_t *r)
     ngx_int_t                     rc;
     ngx_buf_t                    *b;
     ngx_uint_t                    i, j;
-    ngx_chain_t                   out;
     ngx_http_inbotpay_metrics_t  *m;
 
     if (r->method != NGX_HTTP_GET && r->method != NGX_HTTP_HEAD) {
@@ -480,23 +481,7 @@ ngx_http_inbotpay_status_handler(ngx_http_request_t *r)
         }
     }
 
-    b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_inbotpay_send(r, NGX_HTTP_OK,
+                                  "text/plain; version=0.0.4", b->pos,
+                                  p - b->pos);
 }

@@ -129,9 +129,6 @@ ngx_http_inbotpay_tg_reply(ngx_http_inbotpay_ctx_t *ctx, yajl_gen g)
 {
     u_char              *body;
     size_t               len;
-    ngx_int_t            rc;
-    ngx_buf_t           *b;
-    ngx_chain_t          out;
     ngx_http_request_t  *r;
 
     r = ctx->request;
@@ -154,31 +151,8 @@ ngx_http_inbotpay_tg_reply(ngx_http_inbotpay_ctx_t *ctx, yajl_gen g)
         ngx_http_inbotpay_count_botapi(ctx->reply_method, 1, 1);
     }
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_length_n = len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body;
-    b->last = body + len;
-    b->memory = 1;
-    b->last_buf = 1;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_inbotpay_send(r, NGX_HTTP_OK, "application/json", body,
+                                  len);
 }
 
 

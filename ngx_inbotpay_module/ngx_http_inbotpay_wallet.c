@@ -63,7 +63,8 @@ static void ngx_http_inbotpay_wallet_refunded(ngx_http_inbotpay_ctx_t *ctx,
     redisReply *reply);
 
 static ngx_int_t ngx_http_inbotpay_wallet_fields(ngx_http_inbotpay_ctx_t *ctx,
-    redisReply *reply, ngx_str_t *f, char *what);
+    redisReply *reply, ngx_str_t *f, char *what, ngx_uint_t kind,
+    ngx_uint_t amount);
 static ngx_uint_t ngx_http_inbotpay_wallet_is(ngx_str_t *s, char *value);
 static ngx_int_t ngx_http_inbotpay_wallet_dest(ngx_str_t *dest);
 static ngx_int_t ngx_http_inbotpay_wallet_copy(ngx_http_inbotpay_ctx_t *ctx,
@@ -333,16 +334,13 @@ ngx_http_inbotpay_wallet_withdrawn(ngx_http_inbotpay_ctx_t *ctx,
     ngx_http_inbotpay_button_t   b[3];
     u_char                       text[NGX_HTTP_INBOTPAY_TEXT_LEN];
 
-    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "withdrawal");
+    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "withdrawal",
+                                         NGX_HTTP_INBOTPAY_MONEY_WITHDRAWAL,
+                                         2);
     if (rc != NGX_OK) {
-        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_WITHDRAWAL,
-                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
     }
-
-    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_WITHDRAWAL,
-                                      &f[0], &f[2]);
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
 
@@ -478,10 +476,9 @@ ngx_http_inbotpay_wallet_settled(ngx_http_inbotpay_ctx_t *ctx,
     ngx_str_t   f[NGX_HTTP_INBOTPAY_FIELDS];
     u_char      text[NGX_HTTP_INBOTPAY_TEXT_LEN];
 
-    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "settlement");
+    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "settlement",
+                                         NGX_HTTP_INBOTPAY_MONEY_SETTLE, 2);
     if (rc != NGX_OK) {
-        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_SETTLE,
-                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, ctx->api
             ? ngx_http_inbotpay_api_error(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
                                           "unavailable",
@@ -493,9 +490,6 @@ ngx_http_inbotpay_wallet_settled(ngx_http_inbotpay_ctx_t *ctx,
     last = text + NGX_HTTP_INBOTPAY_TEXT_LEN;
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
-
-        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_SETTLE,
-                                      NGX_HTTP_INBOTPAY_OUTCOME_REFUSED, 0);
 
         if (ctx->api) {
             rc = ngx_http_inbotpay_api_settled(ctx, f);
@@ -517,15 +511,10 @@ ngx_http_inbotpay_wallet_settled(ngx_http_inbotpay_ctx_t *ctx,
     /* {"ok" or "repeat", id, amount, balance, status, destination} */
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "repeat")) {
-        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_SETTLE,
-                                      NGX_HTTP_INBOTPAY_OUTCOME_REPEAT, 0);
         ngx_http_inbotpay_tg_finalize(ctx,
                                       ngx_http_inbotpay_api_settled(ctx, f));
         return;
     }
-
-    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_SETTLE, &f[0],
-                                      &f[2]);
 
     ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                   "inbotpay: withdrawal #%V of %V for player %L %V by %L%s%V",
@@ -791,7 +780,8 @@ ngx_http_inbotpay_wallet_offered(ngx_http_inbotpay_ctx_t *ctx,
     ngx_http_inbotpay_button_t   b[2];
     u_char                       text[NGX_HTTP_INBOTPAY_TEXT_LEN];
 
-    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "transfer offer");
+    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "transfer offer",
+                                         NGX_HTTP_INBOTPAY_MONEY_NONE, 0);
     if (rc != NGX_OK) {
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
@@ -958,16 +948,12 @@ ngx_http_inbotpay_wallet_transferred(ngx_http_inbotpay_ctx_t *ctx,
     ngx_http_inbotpay_user_t    *from;
     u_char                       text[NGX_HTTP_INBOTPAY_TEXT_LEN];
 
-    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "transfer");
+    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "transfer",
+                                         NGX_HTTP_INBOTPAY_MONEY_TRANSFER, 1);
     if (rc != NGX_OK) {
-        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_TRANSFER,
-                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
     }
-
-    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_TRANSFER,
-                                      &f[0], &f[1]);
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
 
@@ -1062,7 +1048,8 @@ ngx_http_inbotpay_wallet_cancelled(ngx_http_inbotpay_ctx_t *ctx,
     ngx_int_t  rc;
     ngx_str_t  f[NGX_HTTP_INBOTPAY_FIELDS];
 
-    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "transfer cancel");
+    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "transfer cancel",
+                                         NGX_HTTP_INBOTPAY_MONEY_NONE, 0);
     if (rc != NGX_OK) {
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
@@ -1317,16 +1304,12 @@ ngx_http_inbotpay_wallet_refunded(ngx_http_inbotpay_ctx_t *ctx,
 
     rp = &ctx->update.refunded_payment;
 
-    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "refund");
+    rc = ngx_http_inbotpay_wallet_fields(ctx, reply, f, "refund",
+                                         NGX_HTTP_INBOTPAY_MONEY_REFUND, 1);
     if (rc != NGX_OK) {
-        ngx_http_inbotpay_count_money(NGX_HTTP_INBOTPAY_MONEY_REFUND,
-                                      NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
         ngx_http_inbotpay_tg_finalize(ctx, rc);
         return;
     }
-
-    ngx_http_inbotpay_count_money_str(NGX_HTTP_INBOTPAY_MONEY_REFUND,
-                                      &f[0], &f[1]);
 
     if (ngx_http_inbotpay_wallet_is(&f[0], "refused")) {
         ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
@@ -1391,16 +1374,20 @@ ngx_http_inbotpay_wallet_ops(ngx_http_inbotpay_ctx_t *ctx, u_char *text,
 
 /*
  * The figures a script answered with, as strings.  A missing reply is
- * Redis being unavailable; an error reply is logged once.
+ * Redis being unavailable; an error reply is logged once.  The outcome is
+ * counted as a money operation of "kind", moving the figure at "amount".
  */
 
 static ngx_int_t
 ngx_http_inbotpay_wallet_fields(ngx_http_inbotpay_ctx_t *ctx,
-    redisReply *reply, ngx_str_t *f, char *what)
+    redisReply *reply, ngx_str_t *f, char *what, ngx_uint_t kind,
+    ngx_uint_t amount)
 {
     size_t  i;
 
     if (reply == NULL) {
+        ngx_http_inbotpay_count_money(kind, NGX_HTTP_INBOTPAY_OUTCOME_ERROR,
+                                      0);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
@@ -1416,6 +1403,8 @@ ngx_http_inbotpay_wallet_fields(ngx_http_inbotpay_ctx_t *ctx,
                       what, ctx->player, ctx->update.update_id,
                       reply->type == REDIS_REPLY_ERROR ? reply->str
                                                        : "unexpected reply");
+        ngx_http_inbotpay_count_money(kind, NGX_HTTP_INBOTPAY_OUTCOME_ERROR,
+                                      0);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
@@ -1426,9 +1415,13 @@ ngx_http_inbotpay_wallet_fields(ngx_http_inbotpay_ctx_t *ctx,
             ngx_log_error(NGX_LOG_ERR, ctx->request->connection->log, 0,
                           "inbotpay: %s for player %L: unexpected reply",
                           what, ctx->player);
+            ngx_http_inbotpay_count_money(kind,
+                                          NGX_HTTP_INBOTPAY_OUTCOME_ERROR, 0);
             return NGX_HTTP_SERVICE_UNAVAILABLE;
         }
     }
+
+    ngx_http_inbotpay_count_money_str(kind, &f[0], &f[amount]);
 
     return NGX_OK;
 }

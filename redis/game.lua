@@ -14,9 +14,10 @@
 -- ARGV[6]  the time, in Unix seconds
 -- ARGV[7]  the reason of an adjustment, or ""
 --
--- Returns {outcome, answer}: outcome is "ok", "refused" or "repeat", and
--- answer the JSON text to send, kept with the transaction so that a repeat
--- gets the same bytes; or {"conflict"} when the id was used with other
+-- Returns {outcome, answer, moved}: outcome is "ok", "refused" or
+-- "repeat", answer the JSON text to send, kept with the transaction so
+-- that a repeat gets the same bytes, and moved the amount that changed
+-- hands (0 unless "ok"); or {"conflict"} when the id was used with other
 -- parameters.
 --
 -- A bet is open, won, rolled back or refused.  A rollback that comes
@@ -37,7 +38,7 @@ local rec = redis.call('HMGET', KEYS[3], 'kind', 'params', 'answer')
 
 if rec[2] then
     if rec[2] == params then
-        return {'repeat', rec[3]}
+        return {'repeat', rec[3], '0'}
     end
 
     return {'conflict'}
@@ -57,7 +58,7 @@ local function answer(outcome, why, extra)
            .. ',"balance":' .. ibp_fmt(w.balance) .. '}'
 end
 
-local function finish(outcome, text, state, amount)
+local function finish(outcome, text, state, amount, moved)
     redis.call('HSET', KEYS[3], 'kind', op, 'params', params,
                'answer', text, 'time', now)
 
@@ -65,7 +66,7 @@ local function finish(outcome, text, state, amount)
         redis.call('HSET', KEYS[3], 'state', state, 'amount', amount)
     end
 
-    return {outcome, text}
+    return {outcome, text, moved or '0'}
 end
 
 if op == 'bet' then
@@ -90,7 +91,8 @@ if op == 'bet' then
     w.balance = w.balance - amount
     ibp_commit(w, KEYS[2], 'bet', -amount, ',"ref":"' .. tx .. '"', now)
 
-    return finish('ok', answer('ok', nil, extra), 'open', amount_s)
+    return finish('ok', answer('ok', nil, extra), 'open', amount_s,
+                  amount_s)
 end
 
 if op == 'adjust' then
@@ -124,7 +126,8 @@ if op == 'adjust' then
                ',"ref":"' .. tx .. '","reason":' .. cjson.encode(reason), now)
 
     return finish('ok', string.sub(answer('ok', nil, extra), 1, -2)
-                        .. ',"debt":' .. ibp_fmt(w.debt) .. '}')
+                        .. ',"debt":' .. ibp_fmt(w.debt) .. '}',
+                  nil, nil, digits)
 end
 
 if (op ~= 'win' and op ~= 'rollback') or bet == '' then
@@ -171,7 +174,7 @@ if op == 'win' then
                ',"ref":"' .. tx .. '","bet":"' .. bet .. '"', now)
     redis.call('HSET', KEYS[4], 'state', 'won')
 
-    return finish('ok', answer('ok', nil, extra))
+    return finish('ok', answer('ok', nil, extra), nil, nil, amount_s)
 end
 
 -- a rollback
@@ -194,4 +197,5 @@ ibp_commit(w, KEYS[2], 'rollback', staked,
            ',"ref":"' .. tx .. '","bet":"' .. bet .. '"', now)
 redis.call('HSET', KEYS[4], 'state', 'rolled_back')
 
-return finish('ok', answer('ok', nil, extra .. ',"amount":' .. b[3]))
+return finish('ok', answer('ok', nil, extra .. ',"amount":' .. b[3]), nil, nil,
+              b[3])
