@@ -48,7 +48,7 @@ $SIG{INT} = $SIG{TERM} = sub {
 };
 
 my $t = eval {
-    InBotPay::Test->new(tap => 0, quiet => 1,
+    InBotPay::Test->new(tap => 0, quiet => 1, api => 1,
                         http => "    inbotpay_ops_chat $OPS_CHAT;\n"
                               . "    inbotpay_admins   $ADMIN;\n")
 };
@@ -60,6 +60,8 @@ if (!$t) {
 printf "== InBotPay sandbox: Redis :%d, nginx :%d, simulated Telegram :%d\n",
        $t->redis_port, $t->port, $t->sim_port;
 printf "== Ops chat %d, admin %d\n", $OPS_CHAT, $ADMIN;
+printf "== Backend API %s, key in %s/api.secret\n", $t->api_url,
+       $t->dir;
 
 my $jordan = {
     id => 7000000001, first_name => 'Jordan', username => 'jordan_tp_demo',
@@ -89,6 +91,13 @@ printf "== Session done in %.2f s: %d updates, %.0f per second.\n",
        $elapsed, $updates, $elapsed > 0 ? $updates / $elapsed : 0;
 
 throughput() unless $failures;
+
+# INBOTPAY_SANDBOX_WAIT=1 keeps everything running, for trying the API
+if ($ENV{INBOTPAY_SANDBOX_WAIT} && !$failures) {
+    print "== Still running (Redis, nginx, simulated Telegram); "
+        . "press Enter to stop.\n";
+    my $line = <STDIN>;
+}
 
 print "== Stopping...\n";
 my $clean = $t->stop;

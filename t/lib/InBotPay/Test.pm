@@ -17,11 +17,18 @@ package InBotPay::Test;
 #                        (e.g. LD_PRELOAD=... ASAN_OPTIONS=...)
 #   INBOTPAY_REDIS       the redis-server binary (default redis-server)
 #   INBOTPAY_KEEP        keep the temporary directory after the test
+#
+# With api => 1 the harness also writes DIR/api.secret, sets
+# inbotpay_api_secret_file at http level and adds "location /api/" with
+# inbotpay_api and "location = /status" with inbotpay_status to the server;
+# $t->api('bet', {...}) then sends a signed request and $t->status reads
+# the metrics.
 
 use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::SHA qw(hmac_sha256_hex);
 use File::Basename qw(dirname);
 use File::Path qw(remove_tree);
 use File::Temp qw(tempdir);
@@ -51,6 +58,7 @@ sub new {
         http_conf   => $opt{http} // '',
         server_conf => $opt{server} // '',
         conf    => $opt{conf},
+        api     => $opt{api} // 0,
         with_redis => $opt{redis} // 1,
         with_nginx => $opt{nginx} // 1,
         tap     => $opt{tap} // 1,
@@ -87,6 +95,10 @@ sub new {
     $self->{control_key} = _random(24, 'a'..'z', '0'..'9');
     _write_file("$dir/bot.token", "$self->{token}\n");
     _write_file("$dir/webhook.secret", "$self->{secret}\n");
+    if ($self->{api}) {
+        $self->{api_secret} = _random(32, 'A'..'Z', 'a'..'z', '0'..'9');
+        _write_file("$dir/api.secret", "$self->{api_secret}\n");
+    }
 
     my %taken;
     $self->{redis_port} = _free_port(\%taken);
@@ -126,6 +138,9 @@ sub secret      { $_[0]{secret} }
 sub workers     { $_[0]{workers} }
 sub nginx_pid   { $_[0]{pids}{nginx} }
 sub webhook_url { "http://127.0.0.1:$_[0]{port}/tg/webhook" }
+sub api_secret  { $_[0]{api_secret} }
+sub api_url     { "http://127.0.0.1:$_[0]{port}/api/" . ($_[1] // '') }
+sub status_url  { "http://127.0.0.1:$_[0]{port}/status" }
 
 
 # Processes.
@@ -308,6 +323,13 @@ sub _nginx_conf {
 
     my $user = $> == 0 ? "user  root;\n" : '';
 
+    my ($api_http, $api_server) = ('', '');
+    if ($self->{api}) {
+        $api_http = "    inbotpay_api_secret_file     $dir/api.secret;\n";
+        $api_server = "        location /api/ { inbotpay_api; }\n"
+                    . "        location = /status { inbotpay_status; }\n";
+    }
+
     return <<"EOF";
 worker_processes  $self->{workers};
 ${user}daemon off;
@@ -330,7 +352,7 @@ http {
     inbotpay_webhook_secret_file $dir/webhook.secret;
     inbotpay_bot_api             /.telegram/;
     inbotpay_bot_username        InBotPayDemoBot;
-
+$api_http
 $self->{http_conf}
 
     server {
@@ -353,7 +375,7 @@ $self->{http_conf}
             proxy_read_timeout 5s;
             subrequest_output_buffer_size 64k;
         }
-
+$api_server
 $self->{server_conf}
     }
 }
@@ -567,6 +589,113 @@ sub raw_request {
 
     close $s;
     return $buf;
+}
+
+
+# The casino backend API (api => 1).
+
+# The signature of a request: lowercase hex HMAC-SHA256 under KEY (the
+# API secret by default) of TIMESTAMP "." BODY.
+sub api_sign {
+    my ($self, $timestamp, $body, $key) = @_;
+
+    utf8::encode($body) if utf8::is_utf8($body);
+    return hmac_sha256_hex("$timestamp.$body", $key // $self->{api_secret});
+}
+
+
+# Sends a signed request to ENDPOINT and returns the HTTP::Tiny response,
+# with {json} when the body is JSON. BODY: a hash ref (encoded as
+# canonical JSON) or the raw bytes. Options, to send what a broken client
+# would:
+#   method => 'GET'            (default POST)
+#   timestamp => '...'         sent and signed (default: now)
+#   time_offset => SECONDS     added to now
+#   key => '...'               sign with another key
+#   sign_body => '...'         sign these bytes instead of the body
+#   sign_timestamp => '...'    sign this timestamp instead of the one sent
+#   signature => '...'         send this signature as it is
+#   headers => { NAME => VALUE or undef to leave the header out }
+#   path => '/api/...'         the URI instead of /api/ENDPOINT
+sub api {
+    my ($self, $endpoint, $body, %opt) = @_;
+
+    $body = ref $body ? $JSON->encode($body) : $body // '';
+    utf8::encode($body) if utf8::is_utf8($body);
+
+    my $ts = exists $opt{timestamp} ? $opt{timestamp}
+           : int(time) + ($opt{time_offset} // 0);
+    my $sig = exists $opt{signature} ? $opt{signature}
+            : $self->api_sign($opt{sign_timestamp} // $ts // '',
+                              $opt{sign_body} // $body, $opt{key});
+
+    my %headers = ('Content-Type' => 'application/json');
+    $headers{'X-InBotPay-Timestamp'} = $ts if defined $ts;
+    $headers{'X-InBotPay-Signature'} = $sig if defined $sig;
+
+    while (my ($k, $v) = each %{ $opt{headers} || {} }) {
+        my ($old) = grep { lc eq lc $k } keys %headers;
+        delete $headers{$old} if defined $old;
+        $headers{$k} = $v if defined $v;
+    }
+
+    my $url = defined $opt{path}
+        ? "http://127.0.0.1:$self->{port}$opt{path}"
+        : $self->api_url($endpoint);
+    my $http = $opt{http} // $self->{http};
+    my $res = $http->request($opt{method} // 'POST', $url,
+        { headers => \%headers, length $body ? (content => $body) : () });
+
+    if (defined $res->{content} && $res->{content} =~ /^\s*[\{\[]/) {
+        my $json = eval { $JSON->decode($res->{content}) };
+        $res->{json} = $json if defined $json;
+    }
+    return $res;
+}
+
+
+# GET /status: the response, with {metrics}: "name{label="v",...}" (labels
+# sorted by name) => value, and {types}: name => counter|gauge|histogram.
+sub status {
+    my ($self) = @_;
+
+    my $res = $self->{http}->get($self->status_url);
+    my (%m, %types);
+    for my $line (split /\n/, $res->{content} // '') {
+        if ($line =~ /^# TYPE (\S+) (\S+)/) {
+            $types{$1} = $2;
+            next;
+        }
+        next if $line =~ /^#/ || $line !~ /\S/;
+        my ($name, $labels, $value) =
+            $line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)\s*$/
+            or next;
+        $m{ metric_key($name, _labels($labels // '')) } = $value;
+    }
+    $res->{metrics} = \%m;
+    $res->{types} = \%types;
+    return $res;
+}
+
+sub _labels {
+    my ($s) = @_;
+
+    my %l;
+    while ($s =~ /\G\s*([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"\s*,?/gc) {
+        $l{$1} = $2;
+    }
+    return %l;
+}
+
+# The key of a metric in status()->{metrics}: $t->metric_key('x_total',
+# kind => 'bet') is 'x_total{kind="bet"}'.
+sub metric_key {
+    shift if ref $_[0];
+    my ($name, %labels) = @_;
+
+    return $name unless %labels;
+    return $name . '{' . join(',', map { qq($_="$labels{$_}") }
+                                   sort keys %labels) . '}';
 }
 
 
