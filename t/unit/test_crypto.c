@@ -95,6 +95,9 @@ static void test_parse_command(void);
 static ngx_str_t  test_key = ngx_string(TEST_KEY);
 
 
+static void test_api_verify(void);
+
+
 int
 main(int argc, char **argv)
 {
@@ -107,6 +110,7 @@ main(int argc, char **argv)
     test_invoice_truncated();
     test_parse_amount();
     test_parse_command();
+    test_api_verify();
 
     return unit_done();
 }
@@ -948,4 +952,82 @@ test_parse_command(void)
                 "parse_command refuses a 33-character command");
 
     free(p);
+}
+
+
+/* the backend API's signature: HMAC-SHA256 over "TIMESTAMP.BODY", in hex */
+
+static void
+test_api_verify(void)
+{
+    size_t      i;
+    ngx_str_t   key, ts, sig;
+    u_char      body[] = "{\"player\":1}";
+    u_char      good[] = "0211ddec58a3d9ea9f9dacb0d145892a"
+                         "d0e40629062eb95461730b29bf59d991";
+    u_char      upper[65], bad[65];
+
+    ngx_str_set(&key, "k3y");
+    ngx_str_set(&ts, "1700000000");
+
+    sig.data = good;
+    sig.len = 64;
+
+    unit_is_int(ngx_http_inbotpay_api_verify(&key, &ts, body,
+                                             sizeof(body) - 1, &sig),
+                NGX_OK, "api signature: the known answer passes");
+
+    for (i = 0; i < 64; i++) {
+        upper[i] = (good[i] >= 'a' && good[i] <= 'f') ? good[i] - 32
+                                                      : good[i];
+    }
+
+    sig.data = upper;
+
+    unit_is_int(ngx_http_inbotpay_api_verify(&key, &ts, body,
+                                             sizeof(body) - 1, &sig),
+                NGX_OK, "api signature: upper-case hex passes");
+
+    sig.data = good;
+    sig.len = 63;
+
+    unit_is_int(ngx_http_inbotpay_api_verify(&key, &ts, body,
+                                             sizeof(body) - 1, &sig),
+                NGX_DECLINED, "api signature: 63 digits refused");
+
+    sig.len = 64;
+
+    unit_is_int(ngx_http_inbotpay_api_verify(&key, &ts, body,
+                                             sizeof(body) - 2, &sig),
+                NGX_DECLINED, "api signature: another body refused");
+
+    ngx_str_set(&ts, "1700000001");
+
+    unit_is_int(ngx_http_inbotpay_api_verify(&key, &ts, body,
+                                             sizeof(body) - 1, &sig),
+                NGX_DECLINED, "api signature: another timestamp refused");
+
+    ngx_str_set(&ts, "1700000000");
+    ngx_str_set(&key, "k3Y");
+
+    unit_is_int(ngx_http_inbotpay_api_verify(&key, &ts, body,
+                                             sizeof(body) - 1, &sig),
+                NGX_DECLINED, "api signature: another key refused");
+
+    ngx_str_set(&key, "k3y");
+
+    for (i = 0; i < 64; i++) {
+        ngx_memcpy(bad, good, 64);
+        bad[i] = (bad[i] == '0') ? '1' : '0';
+        sig.data = bad;
+
+        if (ngx_http_inbotpay_api_verify(&key, &ts, body, sizeof(body) - 1,
+                                         &sig)
+            != NGX_DECLINED)
+        {
+            break;
+        }
+    }
+
+    unit_is_int(i, 64, "api signature: every one-digit change refused");
 }
