@@ -25,7 +25,7 @@ UNIT_CC  := cc -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter -g \
 UNIT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/*.c))
 
-.PHONY: all deps have-deps run test unit audit prove clean
+.PHONY: all deps have-deps run test unit audit prove chaos clean
 
 all: $(MODULE)
 
@@ -87,6 +87,10 @@ audit:
 
 prove: $(MODULE)
 	prove -r t/
+
+# Redis killed and restarted, nginx reloaded, workers killed, under load
+chaos: $(MODULE)
+	perl -It/lib t/chaos/chaos.pl
 
 test: $(MODULE) unit prove
 

@@ -26,6 +26,9 @@
 #define NGX_HTTP_INBOTPAY_REFERENCE_LEN  128
 #define NGX_HTTP_INBOTPAY_LEDGER_LIMIT   1000
 
+/* requests are flat objects; anything deeper is not one of them */
+#define NGX_HTTP_INBOTPAY_API_DEPTH      16
+
 
 typedef ngx_int_t (*ngx_http_inbotpay_api_pt)(ngx_http_inbotpay_ctx_t *ctx,
     yajl_val root);
@@ -210,14 +213,19 @@ ngx_http_inbotpay_api_body(ngx_http_request_t *r)
     ngx_memcpy(json, body, len);
     json[len] = '\0';
 
-    root = (ngx_strlen(json) == len) ? yajl_tree_parse(json, NULL, 0) : NULL;
+    root = (ngx_strlen(json) == len
+            && ngx_http_inbotpay_json_check(body, len,
+                                            NGX_HTTP_INBOTPAY_API_DEPTH)
+               == NGX_OK)
+           ? yajl_tree_parse(json, NULL, 0) : NULL;
 
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
         yajl_tree_free(root);
         ngx_http_finalize_request(r,
             ngx_http_inbotpay_api_error(ctx, NGX_HTTP_BAD_REQUEST,
                                         "bad_json",
-                                        "the body is not a JSON object"));
+                                        "the body is not a JSON object "
+                                        "of the expected shape"));
         return;
     }
 

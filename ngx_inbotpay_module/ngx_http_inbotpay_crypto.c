@@ -241,6 +241,58 @@ ngx_http_inbotpay_api_verify(ngx_str_t *key, ngx_str_t *timestamp,
 }
 
 
+/*
+ * A look at raw JSON before a tree parser builds it: refuses nesting
+ * deeper than "depth" (the tree and its freeing recurse once a level) and
+ * strings holding "\u0000" (a tree hands strings out NUL-terminated, so
+ * one would be cut short silently).  Validity is the parser's business.
+ */
+
+ngx_int_t
+ngx_http_inbotpay_json_check(u_char *p, size_t len, ngx_uint_t depth)
+{
+    u_char      *last;
+    ngx_uint_t   level, string;
+
+    last = p + len;
+    level = 0;
+    string = 0;
+
+    while (p < last) {
+
+        if (string) {
+            if (*p == '"') {
+                string = 0;
+
+            } else if (*p == '\\') {
+                if (last - p >= 6 && p[1] == 'u' && p[2] == '0'
+                    && p[3] == '0' && p[4] == '0' && p[5] == '0')
+                {
+                    return NGX_DECLINED;
+                }
+
+                p++;
+            }
+
+        } else if (*p == '"') {
+            string = 1;
+
+        } else if (*p == '{' || *p == '[') {
+            if (++level > depth) {
+                return NGX_DECLINED;
+            }
+
+        } else if ((*p == '}' || *p == ']') && level) {
+            level--;
+        }
+
+        p++;
+    }
+
+    return NGX_OK;
+}
+
+
 /* a decimal number followed by a dot */
 
 static u_char *

@@ -42,6 +42,9 @@ ngx_int_t ngx_http_inbotpay_invoice_verify(ngx_str_t *payload,
 ngx_int_t ngx_http_inbotpay_api_verify(ngx_str_t *key, ngx_str_t *timestamp,
     u_char *body, size_t len, ngx_str_t *signature);
 
+ngx_int_t ngx_http_inbotpay_json_check(u_char *p, size_t len,
+    ngx_uint_t depth);
+
 ngx_int_t ngx_http_inbotpay_parse_amount(u_char *p, size_t len, int64_t max,
     int64_t *amount);
 ngx_int_t ngx_http_inbotpay_parse_command(ngx_str_t *text,

@@ -96,6 +96,7 @@ static ngx_str_t  test_key = ngx_string(TEST_KEY);
 
 
 static void test_api_verify(void);
+static void test_json_check(void);
 
 
 int
@@ -111,6 +112,7 @@ main(int argc, char **argv)
     test_parse_amount();
     test_parse_command();
     test_api_verify();
+    test_json_check();
 
     return unit_done();
 }
@@ -1030,4 +1032,50 @@ test_api_verify(void)
     }
 
     unit_is_int(i, 64, "api signature: every one-digit change refused");
+}
+
+
+/* the look at API bodies before they are parsed into a tree */
+
+static void
+test_json_check(void)
+{
+    size_t       i;
+    ngx_uint_t   n;
+    u_char       deep[40];
+
+    static const struct {
+        const char  *json;
+        ngx_int_t    rc;
+        const char  *name;
+    } cases[] = {
+        { "{\"a\":1}", NGX_OK, "a flat object" },
+        { "{\"a\":\"x\\u0000y\"}", NGX_DECLINED, "an escaped NUL" },
+        { "{\"a\":\"x\\\\u0000y\"}", NGX_OK,
+          "an escaped backslash before u0000" },
+        { "{\"a\":\"\\u00001\"}", NGX_DECLINED, "a NUL then a digit" },
+        { "{\"a\":\"\\u0001\"}", NGX_OK, "another control character" },
+        { "{\"a\":\"[[[[\"}", NGX_OK, "brackets inside a string" },
+        { "{\"a\":\"\\\"[[\"}", NGX_OK, "an escaped quote, then brackets" },
+        { "]]]]{", NGX_OK, "closing brackets first do not underflow" },
+        { "{\"a\":\"\\u000", NGX_OK, "a cut escape" },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unit_is_int(ngx_http_inbotpay_json_check((u_char *) cases[i].json,
+                                                 ngx_strlen(cases[i].json),
+                                                 4),
+                    cases[i].rc, "json check: %s", cases[i].name);
+    }
+
+    for (n = 1; n <= 8; n++) {
+        for (i = 0; i < n; i++) {
+            deep[i] = (i % 2) ? '{' : '[';
+        }
+
+        unit_is_int(ngx_http_inbotpay_json_check(deep, n, 4),
+                    n <= 4 ? NGX_OK : NGX_DECLINED,
+                    "json check: %u levels against a limit of 4",
+                    (unsigned) n);
+    }
 }
