@@ -528,7 +528,13 @@ ngx_http_inbotpay_read_body(ngx_http_request_t *r, size_t *len)
         b = cl->buf;
 
         if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+
+            /* a chunked body can leave an empty buffer with no memory */
+
+            if (b->last != b->pos) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+
             continue;
         }
 
