@@ -13,7 +13,7 @@ PRELUDE  := redis/ledger.lua
 SOURCES  := $(wildcard ngx_inbotpay_module/*.c ngx_inbotpay_module/*.h)
 
 PACKAGES := nginx nginx-dev libhiredis-dev libyajl-dev libssl-dev \
-	        redis-server perl make gcc
+            redis-server perl make gcc clang libclang-rt-dev wrk
 
 # the parts of the module that do not call nginx, for the unit tests
 PURE     := ngx_inbotpay_module/ngx_http_inbotpay_update.c \
@@ -25,7 +25,8 @@ UNIT_CC  := cc -std=gnu99 -Wall -Wextra -Werror -Wno-unused-parameter -g \
 UNIT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/*.c))
 
-.PHONY: all deps have-deps run test unit audit prove chaos clean
+.PHONY: all deps have-deps run test unit audit prove chaos fuzz test-asan \
+	clean
 
 all: $(MODULE)
 
@@ -41,6 +42,7 @@ have-deps:
 	    -a -f /usr/include/yajl/yajl_parse.h \
 	    -a -f /usr/include/openssl/hmac.h \
 	    -a -x /usr/bin/redis-server -a -x /usr/bin/prove \
+	    -a -x /usr/bin/clang -a -x /usr/bin/wrk \
 	    || $(MAKE) deps
 
 $(GEN): $(PRELUDE) $(SCRIPTS) Makefile | have-deps
@@ -92,10 +94,20 @@ prove: $(MODULE)
 chaos: $(MODULE)
 	perl -It/lib t/chaos/chaos.pl
 
+# libFuzzer harnesses of the pure sources (t/fuzz/), FUZZ_SECONDS each
+FUZZ_SECONDS ?= 60
+
+fuzz: $(BUILD)/Makefile
+	FUZZ_SECONDS=$(FUZZ_SECONDS) t/fuzz/run.sh
+
+# the whole Perl suite against the module built with ASan and UBSan
+test-asan: $(GEN) | have-deps
+	t/asan.sh
+
 test: $(MODULE) unit prove
 
 run: $(MODULE)
 	perl -It/lib t/sandbox.pl
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(CURDIR)/build-asan
