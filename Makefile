@@ -26,7 +26,7 @@ UNIT_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 UNITS    := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/*.c))
 
 .PHONY: all deps have-deps run test unit audit prove chaos fuzz test-asan \
-	clean
+	bench clean
 
 all: $(MODULE)
 
@@ -93,6 +93,11 @@ prove: $(MODULE)
 # Redis killed and restarted, nginx reloaded, workers killed, under load
 chaos: $(MODULE)
 	perl -It/lib t/chaos/chaos.pl
+
+# load test of the webhook against redis-benchmark of the deposit script;
+# BENCH_* variables (see t/bench/bench.pl), e.g. make bench BENCH_LONG=1
+bench: $(MODULE)
+	perl -It/lib t/bench/bench.pl
 
 # libFuzzer harnesses of the pure sources (t/fuzz/), FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60

@@ -5,9 +5,10 @@
 --     redis-cli -h HOST -p PORT --raw --eval redis/audit.lua
 --     make audit REDIS_HOST=HOST REDIS_PORT=PORT
 --
--- No KEYS, no ARGV.  It SCANs for every ibp:{PLAYER}:wallet and reads,
--- for each, the wallet hash, the list ibp:{PLAYER}:ledger and the hashes
--- ibp:{PLAYER}:wd:* (found by a second SCAN).  It writes nothing.
+-- No KEYS, no ARGV.  It SCANs once for every ibp:{PLAYER}:wd:* and once
+-- for every ibp:{PLAYER}:wallet, and reads, for each wallet, the wallet
+-- hash, the list ibp:{PLAYER}:ledger and its withdrawal hashes.  It
+-- writes nothing.
 --
 -- For each wallet:
 --   - balance, held and debt are integers >= 0 (a missing field is 0, as
@@ -88,11 +89,6 @@ local function shown(x)
     return '"' .. x .. '"'
 end
 
--- a string with the glob characters of SCAN's MATCH escaped
-local function glob_escape(s)
-    return (string.gsub(s, '[%*%?%[%]\\{}]', '\\%0'))
-end
-
 -- calls each() once per key matching the pattern (SCAN may return a key
 -- twice)
 local function scan(pattern, each)
@@ -125,6 +121,9 @@ local function wrong_type(key, want)
 
     return nil
 end
+
+-- the withdrawal hashes, by the prefix of their player's keys
+local withdrawals = {}
 
 local function audit(key)
     local player = string.sub(key, 6, -9)
@@ -241,7 +240,7 @@ local function audit(key)
 
     local pending, pending_ok = 0, true
 
-    scan(glob_escape(prefix) .. 'wd:*', function(wd)
+    for _, wd in ipairs(withdrawals[prefix] or {}) do
         local wt = wrong_type(wd, 'hash')
         local r = wt == nil and redis.call('HMGET', wd, 'status', 'amount')
 
@@ -261,13 +260,23 @@ local function audit(key)
                 pending = pending + n
             end
         end
-    end)
+    end
 
     if pending_ok and fig.held and fig.held ~= pending then
         problem(player, 'held is not the sum of pending withdrawals',
                 fmt(pending), fmt(fig.held))
     end
 end
+
+-- one pass over the keys for every withdrawal, not one per wallet
+scan('ibp:\\{*\\}:wd:*', function(wd)
+    local prefix = string.match(wd, '^(ibp:{[^}]*}:)wd:')
+
+    if prefix then
+        withdrawals[prefix] = withdrawals[prefix] or {}
+        table.insert(withdrawals[prefix], wd)
+    end
+end)
 
 -- the wallets in the order of their player ids (digits: shorter first)
 local keys = {}
