@@ -204,6 +204,12 @@ refused('settle', settle($J, $u3, 'paid', 'PAY-0003'), 409,
 my $u4 = withdraw($J, 50, 'UQdest-J3');
 $r = $t->update($w->callback($ADMIN, "wdok:$J:$u4", chat => $OPS));
 is $r->{json}{text}, 'Withdrawal #3: paid.', 'an admin approves #3 in the ops chat';
+
+# the messages go out after the answers: let them arrive (the ops chat's
+# post of the new withdrawal, then the approval's to the player and the
+# ops chat)
+is $t->wait_calls(3, method => 'sendMessage'), 3,
+    'the withdrawal and its approval are told';
 refused('settle', settle($J, $u4, 'paid', 'PAY-0004'), 409,
         { error => 'conflict', message => 'withdrawal is already paid' },
         'pay through the API a withdrawal paid with the button');
