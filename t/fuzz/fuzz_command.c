@@ -21,8 +21,8 @@
 
 
 static const char  *fuzz_names[] = {
-    "", "InBotPayBot", "inbotpaybot", "x", "a_very_long_bot_name_for_a_test_bot",
-    "bot@name", "INBOTPAYBOT"
+    "", "InBotPayBot", "inbotpaybot", "x",
+    "a_very_long_bot_name_for_a_test_bot", "bot@name", "INBOTPAYBOT"
 };
 
 #define FUZZ_NNAMES  (sizeof(fuzz_names) / sizeof(fuzz_names[0]))
