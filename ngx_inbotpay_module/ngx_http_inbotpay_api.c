@@ -171,8 +171,10 @@ ngx_http_inbotpay_api_body(ngx_http_request_t *r)
     if (ngx_http_inbotpay_api_authorize(ctx, body, len) != NGX_OK) {
         ngx_http_finalize_request(r,
             ngx_http_inbotpay_api_error(ctx, NGX_HTTP_UNAUTHORIZED,
-                                        ctx->error, "the request is not "
-                                        "signed with the API key"));
+                ctx->error,
+                ngx_strcmp(ctx->error, "bad_timestamp") == 0
+                ? "X-InBotPay-Timestamp is missing or outside the window"
+                : "the request is not signed with the API key"));
         return;
     }
 

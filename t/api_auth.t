@@ -134,7 +134,7 @@ for my $case (
 ) {
     my ($name, $ts) = @$case;
     $r = $t->api('bet', $BET, timestamp => $ts);
-    refused($r, 401, 'bad_timestamp', $name);
+    refused($r, 401, 'bad_timestamp', $name, qr/Timestamp/);
 }
 
 # inside the window on both sides: accepted (balance changes nothing)
